@@ -1,0 +1,203 @@
+//! Parsing what a person types as an address, and naming socket errors in plain words.
+
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Port used when none is given.
+pub const DEFAULT_PORT: u16 = 7878;
+
+/// A host (name or literal, empty for "every interface") and a port, not yet resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else if self.host.is_empty() {
+            write!(f, "*:{}", self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Checks a port typed in a field: a number from 0 to 65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("port is empty".into());
+    }
+    match s.parse::<u32>() {
+        Ok(p) if p <= 65535 => Ok(p as u16),
+        Ok(_) => Err("port out of range: use 0 to 65535".into()),
+        Err(_) => Err(format!("port '{s}' is not a number")),
+    }
+}
+
+/// Accepts `PORT`, `:PORT`, `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT` and a bare IPv6 literal.
+pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(HostPort { host: String::new(), port: DEFAULT_PORT });
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(HostPort { host: String::new(), port: parse_port(s)? });
+    }
+    if let Some(p) = s.strip_prefix(':').filter(|p| !p.contains(':')) {
+        return Ok(HostPort { host: String::new(), port: parse_port(p)? });
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("missing ']' after IPv6 address")?;
+        host.parse::<Ipv6Addr>().map_err(|_| format!("'{host}' is not an IPv6 address"))?;
+        let port = match after {
+            "" => DEFAULT_PORT,
+            p => parse_port(p.strip_prefix(':').ok_or("expected ':PORT' after ']'")?)?,
+        };
+        return Ok(HostPort { host: host.into(), port });
+    }
+    match s.matches(':').count() {
+        0 => Ok(HostPort { host: s.into(), port: DEFAULT_PORT }),
+        1 => {
+            let (h, p) = s.split_once(':').ok_or("bad address")?;
+            if h.is_empty() {
+                return Err("host is empty".into());
+            }
+            Ok(HostPort { host: h.into(), port: parse_port(p)? })
+        }
+        _ => match s.parse::<Ipv6Addr>() {
+            Ok(_) => Ok(HostPort { host: s.into(), port: DEFAULT_PORT }),
+            Err(_) => Err(format!("'{s}' is not an address: write IPv6 with a port as [addr]:port")),
+        },
+    }
+}
+
+/// Plain-words reason for a failed bind.
+pub fn bind_error(addr: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => format!("port already in use: {addr} (another program or server has it)"),
+        io::ErrorKind::PermissionDenied => format!("permission denied to listen on {addr} (ports below 1024 need root)"),
+        io::ErrorKind::AddrNotAvailable => format!("address not on this machine: {addr}"),
+        _ => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+/// Plain-words reason for a failed connect.
+pub fn connect_error(addr: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => format!("connection refused by {addr} (is the server running?)"),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!("timed out connecting to {addr}"),
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            format!("no route to {addr}")
+        }
+        _ => format!("cannot connect to {addr}: {e}"),
+    }
+}
+
+/// Resolves like `getaddrinfo`; the error names the host.
+pub fn resolve(hp: &HostPort) -> Result<Vec<SocketAddr>, String> {
+    let host = if hp.host.is_empty() { "::" } else { hp.host.as_str() };
+    match (host, hp.port).to_socket_addrs() {
+        Ok(it) => {
+            let v: Vec<SocketAddr> = it.collect();
+            if v.is_empty() { Err(format!("unknown host '{}': no addresses", hp.host)) } else { Ok(v) }
+        }
+        Err(e) => Err(format!("unknown host '{}': {e}", hp.host)),
+    }
+}
+
+/// One listening socket with `SO_REUSEADDR`, as the C server sets before `bind`.
+/// An unspecified IPv6 address also takes IPv4 (dual-stack) where the system allows it.
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        let _ = sock.set_only_v6(!addr.ip().is_unspecified());
+    }
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    Ok(sock.into())
+}
+
+/// Binds the listen address: every interface (`[::]`, falling back to `0.0.0.0`) when no host is given,
+/// else each resolved address in turn until one binds.
+pub fn listen(hp: &HostPort) -> Result<TcpListener, String> {
+    let candidates: Vec<SocketAddr> = if hp.host.is_empty() {
+        vec![
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), hp.port),
+            SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), hp.port),
+        ]
+    } else {
+        resolve(hp)?
+    };
+    let mut last = String::new();
+    for a in candidates {
+        match bind_listener(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => {
+                last = bind_error(&a.to_string(), &e);
+                // A port in use will be in use on the fallback too; say so rather than mask it.
+                if e.kind() == io::ErrorKind::AddrInUse {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(h: &str, p: u16) -> HostPort {
+        HostPort { host: h.into(), port: p }
+    }
+
+    #[test]
+    fn accepts_the_usual_spellings() {
+        assert_eq!(parse_host_port("9000"), Ok(hp("", 9000)));
+        assert_eq!(parse_host_port(":9000"), Ok(hp("", 9000)));
+        assert_eq!(parse_host_port(""), Ok(hp("", DEFAULT_PORT)));
+        assert_eq!(parse_host_port("localhost"), Ok(hp("localhost", DEFAULT_PORT)));
+        assert_eq!(parse_host_port("127.0.0.1:80"), Ok(hp("127.0.0.1", 80)));
+        assert_eq!(parse_host_port("[::1]:81"), Ok(hp("::1", 81)));
+        assert_eq!(parse_host_port("[::]"), Ok(hp("::", DEFAULT_PORT)));
+        assert_eq!(parse_host_port("::1"), Ok(hp("::1", DEFAULT_PORT)));
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        assert_eq!(parse_host_port("h:70000"), Err("port out of range: use 0 to 65535".into()));
+        assert_eq!(parse_host_port("h:abc"), Err("port 'abc' is not a number".into()));
+        assert_eq!(parse_host_port(":"), Err("port is empty".into()));
+        assert!(parse_host_port("[::1").unwrap_err().contains("missing ']'"));
+        assert!(parse_host_port("a:b:c").unwrap_err().contains("not an address"));
+        assert!(parse_host_port(":8080x").is_err());
+    }
+
+    #[test]
+    fn display_brackets_v6() {
+        assert_eq!(hp("::1", 5).to_string(), "[::1]:5");
+        assert_eq!(hp("", 5).to_string(), "*:5");
+    }
+
+    #[test]
+    fn second_bind_reports_port_in_use() {
+        let a = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = a.local_addr().unwrap().port();
+        let err = listen(&hp("127.0.0.1", port)).unwrap_err();
+        assert!(err.starts_with("port already in use"), "{err}");
+    }
+
+    #[test]
+    fn unknown_host_is_named() {
+        let err = resolve(&hp("no-such-host.invalid", 1)).unwrap_err();
+        assert!(err.starts_with("unknown host 'no-such-host.invalid'"), "{err}");
+    }
+}

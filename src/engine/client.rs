@@ -1,0 +1,148 @@
+//! The client: the control thread connects, then writes what it is told; a reader thread receives.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, select};
+
+use super::server::describe_io;
+use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
+use crate::addr;
+use crate::codec::{LineDecoder, encode_line, one_line};
+use crate::model::{self, DisconnectReason, Event, Origin, Peer, canonical};
+use crate::protocol;
+
+type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
+
+fn connect(cfg: &ClientConfig) -> Result<(TcpStream, String), String> {
+    let hp = addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
+    if hp.host.is_empty() {
+        return Err(format!("server address '{}' needs a host, like localhost:{}", cfg.addr, hp.port));
+    }
+    if hp.port == 0 {
+        return Err("port 0 is not a server's port: use 1 to 65535".into());
+    }
+    let mut last = String::new();
+    for a in addr::resolve(&hp)? {
+        match TcpStream::connect_timeout(&a, cfg.connect_timeout) {
+            Ok(s) => return Ok((s, hp.host)),
+            Err(e) => last = addr::connect_error(&hp.to_string(), &e),
+        }
+    }
+    Err(last)
+}
+
+pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
+    let (stream, host) = match connect(&cfg) {
+        Ok(s) => s,
+        Err(e) => return sink.error(None, e, true),
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(10)));
+    let peer_addr = match stream.peer_addr() {
+        Ok(a) => a,
+        Err(e) => return sink.error(None, format!("connection lost at once: {}", describe_io(&e)), true),
+    };
+    let mut peer = Peer::new(0, canonical(peer_addr));
+    if host.parse::<IpAddr>().is_err() {
+        peer.host = Some(host);
+    }
+    let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
+    sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
+    let mut resolver = Resolver::new(sink.clone());
+    if snapshot(&slot).host.is_none() {
+        resolver.lookup(slot.clone());
+    }
+    let reason: ReasonSlot = Arc::default();
+    let set_reason = |r: DisconnectReason| {
+        let mut g = reason.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.is_none() {
+            *g = Some(r);
+        }
+    };
+    let mut writer = &stream;
+    if let Some(line) = cfg.name.as_deref().and_then(protocol::name_line)
+        && let Err(e) = writer.write_all(&encode_line(&line))
+    {
+        set_reason(DisconnectReason::Error(describe_io(&e)));
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let reader = match stream.try_clone() {
+        Ok(rs) => {
+            let (sink, slot, reason, max) = (sink.clone(), slot.clone(), reason.clone(), cfg.max_line);
+            std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
+                read_loop(rs, &sink, &slot, &reason, max);
+                drop(done_tx);
+            })
+        }
+        Err(e) => Err(e),
+    };
+    let reader = match reader {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = stream.shutdown(Shutdown::Both);
+            return sink.error(None, format!("cannot start reader: {e}"), true);
+        }
+    };
+
+    loop {
+        select! {
+            recv(cmds) -> c => match c {
+                Ok(Command::Send { text, .. }) => {
+                    let text = one_line(&text).into_owned();
+                    match writer.write_all(&encode_line(&text)) {
+                        Ok(()) => sink.message(Origin::Local { to: None }, text, false),
+                        Err(e) => {
+                            sink.error(None, format!("not sent: {}", describe_io(&e)), false);
+                            set_reason(DisconnectReason::Error(describe_io(&e)));
+                            let _ = stream.shutdown(Shutdown::Both);
+                        }
+                    }
+                }
+                Ok(Command::Finish) => {
+                    let _ = stream.shutdown(Shutdown::Write);
+                }
+                Ok(Command::Disconnect(_)) => {}
+                Ok(Command::Stop) | Err(_) => {
+                    set_reason(DisconnectReason::ByUs);
+                    let _ = stream.shutdown(Shutdown::Both);
+                    break;
+                }
+            },
+            recv(done_rx) -> _ => break,
+        }
+    }
+    let _ = reader.join();
+    resolver.stop();
+}
+
+fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
+    let mut dec = LineDecoder::new(max);
+    let mut buf = vec![0u8; 16 * 1024];
+    let on_line = &mut |line: crate::codec::Line| {
+        let (from, text, relayed) = match protocol::parse_relay(&line.text) {
+            Some(r) => {
+                let mut p = Peer::new(0, r.addr);
+                p.host = r.host;
+                p.name = r.name;
+                (Arc::new(p), r.text.to_string(), true)
+            }
+            None => (snapshot(slot), line.text, false),
+        };
+        sink.message(Origin::Remote { from, relayed }, text, line.truncated);
+    };
+    let end = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break DisconnectReason::Closed,
+            Ok(n) => dec.feed(&buf[..n], on_line),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break DisconnectReason::Error(describe_io(&e)),
+        }
+    };
+    dec.finish(on_line);
+    let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
+    sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
+}

@@ -1,0 +1,67 @@
+//! Reverse DNS (`getnameinfo`) on a thread of its own, so a slow name server never delays accept or messages.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+
+use super::{EventSink, PeerSlot, update_peer};
+use crate::model::Event;
+
+pub struct Resolver {
+    tx: Option<Sender<PeerSlot>>,
+    thread: Option<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Resolver {
+    pub(crate) fn new(sink: EventSink) -> Resolver {
+        let (tx, rx) = crossbeam_channel::unbounded::<PeerSlot>();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
+        let thread = std::thread::Builder::new()
+            .name("sockchat-dns".into())
+            .spawn(move || {
+                // Many clients share one machine: ask once per address.
+                let mut cache: HashMap<IpAddr, Option<String>> = HashMap::new();
+                for slot in rx {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let ip = slot.lock().map(|p| p.addr.ip()).unwrap_or_else(|e| e.into_inner().addr.ip());
+                    let host = cache.entry(ip).or_insert_with(|| dns_lookup::lookup_addr(&ip).ok()).clone();
+                    if let Some(h) = host {
+                        let peer = update_peer(&slot, |p| p.host = Some(h));
+                        sink.emit(Event::PeerUpdated { peer });
+                    }
+                }
+            })
+            .ok();
+        Resolver { tx: Some(tx), thread, stopping }
+    }
+
+    /// Looks the peer's address up in the background; the slot is updated and `PeerUpdated` sent if it has a name.
+    pub(crate) fn lookup(&self, slot: PeerSlot) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(slot);
+        }
+    }
+
+    /// Drops pending lookups and waits for the one in flight.
+    pub fn stop(&mut self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

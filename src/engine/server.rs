@@ -1,0 +1,421 @@
+//! The server: one accept thread, and a reader and a writer thread per client.
+//!
+//! Outgoing lines go through a bounded queue per client, filled with `try_send`, so a client that stops
+//! reading is closed (queue full, or no byte accepted within the send timeout) instead of stalling the
+//! accept loop, the relay, or the window.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
+use crate::addr;
+use crate::codec::{Line, LineDecoder, encode_line, one_line};
+use crate::model::{self, DisconnectReason, Event, Origin, Peer, PeerId, Target, canonical};
+use crate::protocol;
+
+type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
+type Bytes = Arc<[u8]>;
+
+/// Sets the reason a connection ends, unless one is already set: the first cause wins.
+fn set_reason(slot: &ReasonSlot, r: DisconnectReason) {
+    let mut g = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if g.is_none() {
+        *g = Some(r);
+    }
+}
+
+/// Socket errors in the words a user expects.
+pub(crate) fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
+        io::ErrorKind::BrokenPipe => "broken pipe (peer went away)".into(),
+        _ => e.to_string(),
+    }
+}
+
+struct Client {
+    out: Sender<Bytes>,
+    stream: TcpStream,
+    reason: ReasonSlot,
+}
+
+impl Client {
+    fn close(&self, r: DisconnectReason) {
+        set_reason(&self.reason, r);
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Queues without blocking; a full queue means the peer is not reading, so it is closed.
+    fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
+        match self.out.try_send(bytes.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.close(DisconnectReason::Policy(format!("not reading: {cap} lines waiting to be sent")));
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    stopping: bool,
+    clients: HashMap<PeerId, Client>,
+}
+
+struct Shared {
+    cfg: ServerConfig,
+    sink: EventSink,
+    state: RwLock<State>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_id: AtomicU64,
+    resolver: Mutex<Resolver>,
+}
+
+pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
+    let hp = match addr::parse_host_port(&cfg.addr) {
+        Ok(hp) => hp,
+        Err(e) => return sink.error(None, format!("bad listen address '{}': {e}", cfg.addr), true),
+    };
+    let listener = match addr::listen(&hp) {
+        Ok(l) => l,
+        Err(e) => return sink.error(None, e, true),
+    };
+    let (local, wake_handle) = match (listener.local_addr(), listener.try_clone()) {
+        (Ok(a), Ok(w)) => (a, w),
+        (Err(e), _) | (_, Err(e)) => return sink.error(None, format!("cannot use listening socket: {e}"), true),
+    };
+    sink.emit(Event::Listening { time: model::now(), addr: canonical(local) });
+    let shared = Arc::new(Shared {
+        resolver: Mutex::new(Resolver::new(sink.clone())),
+        cfg,
+        sink,
+        state: RwLock::new(State::default()),
+        threads: Mutex::new(Vec::new()),
+        next_id: AtomicU64::new(1),
+    });
+    let acceptor = {
+        let sh = shared.clone();
+        std::thread::Builder::new().name("sockchat-accept".into()).spawn(move || accept_loop(&sh, listener))
+    };
+    let acceptor = match acceptor {
+        Ok(h) => Some(h),
+        Err(e) => {
+            shared.sink.error(None, format!("cannot start accept thread: {e}"), true);
+            None
+        }
+    };
+    if acceptor.is_some() {
+        for c in &cmds {
+            match c {
+                Command::Send { to, text } => shared.send(to, &text),
+                Command::Disconnect(id) => shared.disconnect(id),
+                Command::Finish => {}
+                Command::Stop => break,
+            }
+        }
+    }
+    shared.stop(acceptor, &wake_handle, local);
+}
+
+fn accept_loop(sh: &Arc<Shared>, listener: TcpListener) {
+    loop {
+        let res = listener.accept();
+        if sh.read().stopping {
+            break;
+        }
+        match res {
+            Ok((stream, addr)) => sh.admit(stream, canonical(addr)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                sh.sink.error(None, format!("accept failed: {e}"), false);
+                // Out of file descriptors and the like: back off rather than spin on the error.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn refuse(&self, addr: SocketAddr, reason: String) {
+        self.sink.emit(Event::Refused { time: model::now(), addr, reason });
+    }
+
+    fn admit(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
+        if let Some(why) = self.cfg.access.check(addr.ip()) {
+            drop(stream);
+            return self.refuse(addr, why.into());
+        }
+        let mut st = self.write();
+        if st.stopping {
+            return;
+        }
+        if st.clients.len() >= self.cfg.max_clients {
+            drop(st);
+            let max = self.cfg.max_clients;
+            let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+            let _ = (&stream).write_all(format!("sockchat: server full ({max} clients), try again later\n").as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
+            return self.refuse(addr, format!("server full ({max} clients)"));
+        }
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(self.cfg.idle_timeout);
+        let _ = stream.set_write_timeout(Some(self.cfg.send_timeout));
+        let (reader_stream, writer_stream) = match (stream.try_clone(), stream.try_clone()) {
+            (Ok(r), Ok(w)) => (r, w),
+            (Err(e), _) | (_, Err(e)) => {
+                drop(st);
+                return self.refuse(addr, format!("cannot take connection: {e}"));
+            }
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(Peer::new(id, addr))));
+        let reason: ReasonSlot = Arc::default();
+        let (tx, rx) = crossbeam_channel::bounded(self.cfg.send_queue.max(1));
+        // Connected goes out before the reader exists, so it precedes every message of this peer.
+        self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
+        st.clients.insert(id, Client { out: tx, stream, reason: reason.clone() });
+        drop(st);
+
+        let timeout = self.cfg.send_timeout;
+        let w_reason = reason.clone();
+        let writer = std::thread::Builder::new()
+            .name(format!("sockchat-w{id}"))
+            .spawn(move || write_loop(&rx, writer_stream, &w_reason, timeout));
+        let reader = writer.and_then(|w| {
+            self.keep_thread(w);
+            let sh = self.clone();
+            let r_slot = slot.clone();
+            std::thread::Builder::new()
+                .name(format!("sockchat-r{id}"))
+                .spawn(move || sh.read_loop(id, reader_stream, &r_slot, &reason))
+        });
+        match reader {
+            Ok(r) => self.keep_thread(r),
+            Err(e) => {
+                // No reader to report the end, so report it here; dropping the queue ends the writer.
+                let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
+                if let Some(c) = self.write().clients.remove(&id) {
+                    let _ = c.stream.shutdown(Shutdown::Both);
+                }
+                let peer = snapshot(&slot);
+                return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
+            }
+        }
+        self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot);
+    }
+
+    fn keep_thread(&self, h: JoinHandle<()>) {
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        threads.retain(|h| !h.is_finished());
+        threads.push(h);
+    }
+
+    fn read_loop(&self, id: PeerId, mut stream: TcpStream, slot: &PeerSlot, reason: &ReasonSlot) {
+        let mut dec = LineDecoder::new(self.cfg.max_line);
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut bucket = match (self.cfg.mode, self.cfg.room_rate) {
+            (Mode::Room, Some(r)) => Some(RateLimit::new(r)),
+            _ => None,
+        };
+        let end = loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break DisconnectReason::Closed,
+                Ok(n) => dec.feed(&buf[..n], &mut |line| self.on_line(slot, line, &mut bucket)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    let secs = self.cfg.idle_timeout.map_or(0, |d| d.as_secs());
+                    break DisconnectReason::Policy(format!("idle: nothing received for {secs} s"));
+                }
+                Err(e) => break DisconnectReason::Error(describe_io(&e)),
+            }
+        };
+        dec.finish(&mut |line| self.on_line(slot, line, &mut bucket));
+        if let Some(c) = self.write().clients.remove(&id) {
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+        let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
+        self.sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
+    }
+
+    fn on_line(&self, slot: &PeerSlot, line: Line, bucket: &mut Option<RateLimit>) {
+        if let Some(name) = protocol::parse_name(&line.text) {
+            let peer = update_peer(slot, |p| p.name = name);
+            return self.sink.emit(Event::PeerUpdated { peer });
+        }
+        let from = snapshot(slot);
+        if self.cfg.mode == Mode::Room {
+            match bucket.as_mut().map(RateLimit::take) {
+                None | Some(Verdict::Pass) => {
+                    let bytes: Bytes = encode_line(&protocol::relay_line(&from, &line.text)).into();
+                    self.broadcast(&bytes, Some(from.id));
+                }
+                Some(Verdict::Drop { warn }) => {
+                    if warn {
+                        let rate = self.cfg.room_rate.unwrap_or(0);
+                        self.sink.error(
+                            Some(from.clone()),
+                            format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed"),
+                            false,
+                        );
+                        let note: Bytes = encode_line(&format!(
+                            "sockchat: slow down: over {rate} lines/s, your lines are not being relayed"
+                        ))
+                        .into();
+                        if let Some(c) = self.read().clients.get(&from.id) {
+                            c.queue(&note, self.cfg.send_queue);
+                        }
+                    }
+                }
+            }
+        }
+        self.sink.message(Origin::Remote { from, relayed: false }, line.text, line.truncated);
+    }
+
+    /// Queues to every client but `except`; returns how many were reached.
+    fn broadcast(&self, bytes: &Bytes, except: Option<PeerId>) -> usize {
+        let st = self.read();
+        st.clients
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter(|(_, c)| c.queue(bytes, self.cfg.send_queue))
+            .count()
+    }
+
+    fn send(&self, to: Target, text: &str) {
+        if !self.cfg.mode.server_can_send() {
+            return self.sink.error(
+                None,
+                "one-way mode: the server only listens; start it in duplex or room mode to send".into(),
+                false,
+            );
+        }
+        let text = one_line(text).into_owned();
+        let bytes: Bytes = encode_line(&protocol::escape_own(&text)).into();
+        let reached = match to {
+            Target::All => self.broadcast(&bytes, None),
+            Target::One(id) => match self.read().clients.get(&id) {
+                Some(c) => usize::from(c.queue(&bytes, self.cfg.send_queue)),
+                None => 0,
+            },
+        };
+        if reached == 0 {
+            let who = match to {
+                Target::All => "nobody is connected".to_string(),
+                Target::One(id) => format!("client #{id} is not connected"),
+            };
+            return self.sink.error(None, format!("{who}: message not sent"), false);
+        }
+        self.sink.message(Origin::Local { to: Some(to) }, text, false);
+    }
+
+    fn disconnect(&self, id: PeerId) {
+        if let Some(c) = self.read().clients.get(&id) {
+            c.close(DisconnectReason::ByUs);
+        }
+    }
+
+    fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &TcpListener, local: SocketAddr) {
+        {
+            let mut st = self.write();
+            st.stopping = true;
+            for c in st.clients.values() {
+                c.close(DisconnectReason::ByUs);
+            }
+        }
+        // Wake the blocking accept: shutdown works on Linux; a connection to ourselves works everywhere.
+        let _ = socket2::SockRef::from(listener).shutdown(Shutdown::Read);
+        if acceptor.as_ref().is_some_and(|h| !h.is_finished()) {
+            let _ = TcpStream::connect_timeout(&wake_addr(local), Duration::from_secs(1));
+        }
+        if let Some(h) = acceptor {
+            let _ = h.join();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for h in threads {
+            let _ = h.join();
+        }
+        self.resolver.lock().unwrap_or_else(PoisonError::into_inner).stop();
+    }
+}
+
+/// Sends queued lines, several per `write` when they pile up, so a busy room costs fewer syscalls.
+fn write_loop(rx: &Receiver<Bytes>, mut stream: TcpStream, reason: &ReasonSlot, timeout: Duration) {
+    const BATCH: usize = 64 * 1024;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.clear();
+        batch.extend_from_slice(&first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = stream.write_all(&batch) {
+            let why = match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
+                    "not reading: nothing accepted for {} s",
+                    timeout.as_secs_f32()
+                )),
+                _ => DisconnectReason::Error(describe_io(&e)),
+            };
+            set_reason(reason, why);
+            let _ = stream.shutdown(Shutdown::Both);
+            break;
+        }
+    }
+}
+
+enum Verdict {
+    Pass,
+    /// Over the limit; `warn` at most once a second so the warning is not a flood of its own.
+    Drop { warn: bool },
+}
+
+/// Token bucket: `rate` lines a second, bursts up to `rate`.
+struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+    last_warn: Option<Instant>,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        RateLimit { rate, tokens: rate, last: Instant::now(), last_warn: None }
+    }
+
+    fn take(&mut self) -> Verdict {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Verdict::Pass;
+        }
+        let warn = self.last_warn.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if warn {
+            self.last_warn = Some(now);
+        }
+        Verdict::Drop { warn }
+    }
+}

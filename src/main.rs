@@ -1,0 +1,46 @@
+use clap::Parser;
+
+use sockchat::cli::{Cli, Role};
+use sockchat::engine::Engine;
+use sockchat::headless::{self, Format};
+use sockchat::log::EventLog;
+
+fn main() {
+    // Before any thread starts: afterwards the local UTC offset cannot be read safely.
+    sockchat::model::init_local_offset();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Role::Server(s)) if s.common.headless => match s.config() {
+            Ok(cfg) => headless_run(Engine::server(cfg, None), headless::Role::Server, &s.common),
+            Err(e) => {
+                eprintln!("sockchat: {e}");
+                2
+            }
+        },
+        Some(Role::Client(c)) if c.common.headless => {
+            headless_run(Engine::client(c.config(), None), headless::Role::Client, &c.common)
+        }
+        other => sockchat_gui(other),
+    };
+    std::process::exit(code);
+}
+
+fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Common) -> i32 {
+    let log = match &common.log {
+        Some(p) => match EventLog::open(p) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("sockchat: cannot open log file {}: {e}", p.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let format = if common.json { Format::Json } else { Format::Text };
+    headless::run(engine, role, format, log)
+}
+
+fn sockchat_gui(_role: Option<Role>) -> i32 {
+    eprintln!("sockchat: the window is not built yet; use --headless");
+    2
+}

@@ -1,0 +1,459 @@
+//! The message model: peers, messages, system events and the transcript.
+//!
+//! Pure data and formatting, no I/O, so the GUI, the terminal mode and the tests all agree on what a chat
+//! event is and how it reads.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Value, json};
+use time::{OffsetDateTime, UtcOffset};
+
+/// Engine-assigned identity of a connection; stable for its lifetime, never reused within one engine.
+pub type PeerId = u64;
+
+/// The other end of a connection, as known when the event was made.
+///
+/// Immutable snapshot: when the host name resolves or the peer names itself, the engine makes a new
+/// `Peer` and says so with [`Event::PeerUpdated`], so older messages keep what was known then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub id: PeerId,
+    pub addr: SocketAddr,
+    /// Reverse-DNS name (like `getnameinfo`), once the lookup has answered.
+    pub host: Option<String>,
+    /// Name the peer gave with `/name` (see PROTOCOL.md).
+    pub name: Option<String>,
+}
+
+impl Peer {
+    pub fn new(id: PeerId, addr: SocketAddr) -> Self {
+        Peer { id, addr: canonical(addr), host: None, name: None }
+    }
+
+    /// Host name when known, otherwise the IP: what a person would call the machine.
+    pub fn host_or_ip(&self) -> String {
+        match &self.host {
+            Some(h) => h.clone(),
+            None => self.addr.ip().to_string(),
+        }
+    }
+
+    /// `host (ip:port) name`, the label a chat line carries.
+    pub fn label(&self) -> String {
+        let mut s = format!("{} ({})", self.host_or_ip(), self.addr);
+        if let Some(n) = &self.name {
+            let _ = write!(s, " {n}");
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ "id": self.id, "addr": self.addr.to_string(), "host": self.host, "name": self.name })
+    }
+}
+
+/// IPv4 peers on a dual-stack socket arrive as `::ffff:a.b.c.d`; people expect to see `a.b.c.d`.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Who a message is meant for, when we send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    All,
+    One(PeerId),
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// We sent it (to `to`; `None` on a client, whose only peer is the server).
+    Local { to: Option<Target> },
+    /// A peer sent it. `relayed` is true when a room server passed it on from another client,
+    /// in which case the peer is that original sender.
+    Remote { from: Arc<Peer>, relayed: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub seq: u64,
+    pub time: OffsetDateTime,
+    pub origin: Origin,
+    pub text: String,
+    /// The line was longer than the engine's limit and was cut (see README).
+    pub truncated: bool,
+}
+
+/// Why a connection ended, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The peer closed the connection normally.
+    Closed,
+    /// We closed it (Disconnect, Stop).
+    ByUs,
+    /// Reset, broken pipe, or another socket error.
+    Error(String),
+    /// A policy of ours: idle, not reading, flooding.
+    Policy(String),
+}
+
+impl DisconnectReason {
+    pub fn describe(&self) -> String {
+        match self {
+            DisconnectReason::Closed => "closed by peer".into(),
+            DisconnectReason::ByUs => "closed by us".into(),
+            DisconnectReason::Error(e) => format!("connection lost: {e}"),
+            DisconnectReason::Policy(p) => p.clone(),
+        }
+    }
+}
+
+/// What the engine tells its user; everything that crosses from the network to the GUI or terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Server bound and accepting, on this (actual) address.
+    Listening { time: OffsetDateTime, addr: SocketAddr },
+    /// Server: a client came in. Client: we reached the server.
+    Connected { time: OffsetDateTime, peer: Arc<Peer> },
+    /// A peer's host name resolved or it gave a name. Not a transcript entry.
+    PeerUpdated { peer: Arc<Peer> },
+    Message(Message),
+    Disconnected { time: OffsetDateTime, peer: Arc<Peer>, reason: DisconnectReason },
+    /// A connection we turned away (access list, server full) before it became a peer.
+    Refused { time: OffsetDateTime, addr: SocketAddr, reason: String },
+    /// Something went wrong. `fatal` means the engine has given up (bind or connect failed).
+    Error { time: OffsetDateTime, peer: Option<Arc<Peer>>, text: String, fatal: bool },
+}
+
+impl Event {
+    pub fn time(&self) -> Option<OffsetDateTime> {
+        match self {
+            Event::Listening { time, .. }
+            | Event::Connected { time, .. }
+            | Event::Disconnected { time, .. }
+            | Event::Refused { time, .. }
+            | Event::Error { time, .. } => Some(*time),
+            Event::Message(m) => Some(m.time),
+            Event::PeerUpdated { .. } => None,
+        }
+    }
+
+    /// The name used in `--json` output's `event` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Listening { .. } => "listening",
+            Event::Connected { .. } => "connected",
+            Event::PeerUpdated { .. } => "peer",
+            Event::Message(_) => "message",
+            Event::Disconnected { .. } => "disconnected",
+            Event::Refused { .. } => "refused",
+            Event::Error { .. } => "error",
+        }
+    }
+}
+
+static LOCAL_OFFSET: OnceLock<UtcOffset> = OnceLock::new();
+
+/// Must be called before threads start: the `time` crate refuses to read the local offset later on Unix.
+pub fn init_local_offset() {
+    let off = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    let _ = LOCAL_OFFSET.set(off);
+}
+
+/// Current time in the local offset captured by [`init_local_offset`] (UTC if never captured).
+pub fn now() -> OffsetDateTime {
+    let off = LOCAL_OFFSET.get().copied().unwrap_or(UtcOffset::UTC);
+    OffsetDateTime::now_utc().to_offset(off)
+}
+
+/// `HH:MM:SS`, the time column of a chat line.
+pub fn clock(t: OffsetDateTime) -> String {
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// RFC 3339 with milliseconds, for JSON and logs.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let off = t.offset();
+    let (oh, om, _) = off.as_hms();
+    let sign = if off.is_negative() { '-' } else { '+' };
+    let zone = if off.is_utc() { "Z".to_string() } else { format!("{sign}{:02}:{:02}", oh.abs(), om.abs()) };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{zone}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+fn target_label(to: &Option<Target>, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
+    match to {
+        None => "server".into(),
+        Some(Target::All) => "all".into(),
+        Some(Target::One(id)) => peer_name(*id).unwrap_or_else(|| format!("client #{id}")),
+    }
+}
+
+/// One line of text for an event, without the time: the chat view's and the terminal's wording.
+///
+/// `peer_name` turns a target id into a label for messages we sent to one client.
+pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
+    match ev {
+        Event::Listening { addr, .. } => format!("* listening on {addr}"),
+        Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
+        Event::PeerUpdated { peer } => format!("* peer is now known as {}", peer.label()),
+        Event::Message(m) => {
+            let cut = if m.truncated { " [cut: line over the length limit]" } else { "" };
+            match &m.origin {
+                Origin::Local { to } => format!("-> {}: {}{cut}", target_label(to, peer_name), m.text),
+                Origin::Remote { from, relayed } => {
+                    let via = if *relayed { " (relayed)" } else { "" };
+                    format!("{}{via}: {}{cut}", from.label(), m.text)
+                }
+            }
+        }
+        Event::Disconnected { peer, reason, .. } => {
+            format!("* disconnected: {} ({})", peer.label(), reason.describe())
+        }
+        Event::Refused { addr, reason, .. } => format!("* refused {addr}: {reason}"),
+        Event::Error { peer, text, .. } => match peer {
+            Some(p) => format!("! error with {}: {text}", p.label()),
+            None => format!("! error: {text}"),
+        },
+    }
+}
+
+/// `HH:MM:SS ` + [`describe`]: one terminal line per event.
+pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
+    match ev.time() {
+        Some(t) => format!("{} {}", clock(t), describe(ev, peer_name)),
+        None => describe(ev, peer_name),
+    }
+}
+
+/// The `--json` object for an event (see README for the fields).
+pub fn to_json(ev: &Event) -> Value {
+    let time = ev.time().map(rfc3339);
+    let mut v = match ev {
+        Event::Listening { addr, .. } => json!({ "addr": addr.to_string() }),
+        Event::Connected { peer, .. } | Event::PeerUpdated { peer } => json!({ "peer": peer.to_json() }),
+        Event::Message(m) => {
+            let mut v = json!({ "seq": m.seq, "text": m.text, "truncated": m.truncated });
+            match &m.origin {
+                Origin::Local { to } => {
+                    v["dir"] = "out".into();
+                    v["peer"] = Value::Null;
+                    v["to"] = match to {
+                        None => "server".into(),
+                        Some(Target::All) => "all".into(),
+                        Some(Target::One(id)) => json!(id),
+                    };
+                }
+                Origin::Remote { from, relayed } => {
+                    v["dir"] = "in".into();
+                    v["peer"] = from.to_json();
+                    v["relayed"] = json!(relayed);
+                }
+            }
+            v
+        }
+        Event::Disconnected { peer, reason, .. } => {
+            json!({ "peer": peer.to_json(), "reason": reason.describe() })
+        }
+        Event::Refused { addr, reason, .. } => {
+            json!({ "peer": { "addr": addr.to_string(), "host": null, "name": null }, "reason": reason })
+        }
+        Event::Error { peer, text, fatal, .. } => json!({
+            "peer": peer.as_ref().map(|p| p.to_json()),
+            "text": text,
+            "fatal": fatal,
+        }),
+    };
+    v["event"] = ev.kind().into();
+    v["time"] = json!(time);
+    v
+}
+
+/// Everything that happened, in order. `PeerUpdated` is folded into the peer table, not stored.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    entries: Vec<Event>,
+    messages: usize,
+}
+
+impl Transcript {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an event; returns false for events that are not transcript entries.
+    pub fn push(&mut self, ev: Event) -> bool {
+        if matches!(ev, Event::PeerUpdated { .. }) {
+            return false;
+        }
+        if matches!(ev, Event::Message(_)) {
+            self.messages += 1;
+        }
+        self.entries.push(ev);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn message_count(&self) -> usize {
+        self.messages
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Event> {
+        self.entries.get(i)
+    }
+
+    pub fn entries(&self) -> &[Event] {
+        &self.entries
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.messages = 0;
+    }
+
+    /// Plain text, one line per entry, as the terminal mode prints it.
+    pub fn to_text(&self, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
+        let mut s = String::new();
+        for e in &self.entries {
+            s.push_str(&format_line(e, peer_name));
+            s.push('\n');
+        }
+        s
+    }
+
+    /// JSON lines, one object per entry, as `--json` prints them.
+    pub fn to_json_lines(&self) -> String {
+        let mut s = String::new();
+        for e in &self.entries {
+            s.push_str(&to_json(e).to_string());
+            s.push('\n');
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
+        let mut p = Peer::new(3, "127.0.0.1:5000".parse().unwrap());
+        p.host = host.map(Into::into);
+        p.name = name.map(Into::into);
+        Arc::new(p)
+    }
+
+    fn msg(origin: Origin, text: &str) -> Event {
+        Event::Message(Message {
+            seq: 7,
+            time: datetime!(2026-11-25 15:04:05.123 +01:00),
+            origin,
+            text: text.into(),
+            truncated: false,
+        })
+    }
+
+    const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
+
+    #[test]
+    fn v4_mapped_addresses_are_shown_as_v4() {
+        let p = Peer::new(1, "[::ffff:10.0.0.2]:4000".parse().unwrap());
+        assert_eq!(p.addr.to_string(), "10.0.0.2:4000");
+        let p6 = Peer::new(1, "[::1]:4000".parse().unwrap());
+        assert_eq!(p6.addr.to_string(), "[::1]:4000");
+    }
+
+    #[test]
+    fn message_line_names_host_port_and_name() {
+        let ev = msg(Origin::Remote { from: peer(Some("localhost"), Some("ann")), relayed: false }, "hi");
+        assert_eq!(format_line(&ev, NONE), "15:04:05 localhost (127.0.0.1:5000) ann: hi");
+    }
+
+    #[test]
+    fn unresolved_host_falls_back_to_ip_and_relay_is_marked() {
+        let ev = msg(Origin::Remote { from: peer(None, None), relayed: true }, "x");
+        assert_eq!(describe(&ev, NONE), "127.0.0.1 (127.0.0.1:5000) (relayed): x");
+    }
+
+    #[test]
+    fn outgoing_names_the_target() {
+        let names = |id: PeerId| (id == 3).then(|| "bob".to_string());
+        let ev = msg(Origin::Local { to: Some(Target::One(3)) }, "yo");
+        assert_eq!(describe(&ev, &names), "-> bob: yo");
+        let ev = msg(Origin::Local { to: Some(Target::One(9)) }, "yo");
+        assert_eq!(describe(&ev, &names), "-> client #9: yo");
+        let ev = msg(Origin::Local { to: None }, "yo");
+        assert_eq!(describe(&ev, &names), "-> server: yo");
+    }
+
+    #[test]
+    fn disconnect_says_why() {
+        let ev = Event::Disconnected {
+            time: now(),
+            peer: peer(Some("h"), None),
+            reason: DisconnectReason::Error("connection reset".into()),
+        };
+        assert_eq!(describe(&ev, NONE), "* disconnected: h (127.0.0.1:5000) (connection lost: connection reset)");
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let ev = msg(Origin::Remote { from: peer(Some("localhost"), None), relayed: false }, "hi \"q\"");
+        let v = to_json(&ev);
+        assert_eq!(v["event"], "message");
+        assert_eq!(v["time"], "2026-11-25T15:04:05.123+01:00");
+        assert_eq!(v["peer"]["addr"], "127.0.0.1:5000");
+        assert_eq!(v["peer"]["host"], "localhost");
+        assert!(v["peer"]["name"].is_null());
+        assert_eq!(v["text"], "hi \"q\"");
+        assert_eq!(v["dir"], "in");
+        let l = to_json(&Event::Listening { time: now(), addr: "[::1]:9".parse().unwrap() });
+        assert_eq!(l["event"], "listening");
+        assert_eq!(l["addr"], "[::1]:9");
+    }
+
+    #[test]
+    fn utc_times_end_in_z() {
+        assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05.006 UTC)), "2026-01-02T03:04:05.006Z");
+        assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05 -05:30)), "2026-01-02T03:04:05.000-05:30");
+    }
+
+    #[test]
+    fn transcript_keeps_order_and_skips_peer_updates() {
+        let mut t = Transcript::new();
+        assert!(t.push(Event::Listening { time: now(), addr: "0.0.0.0:1".parse().unwrap() }));
+        assert!(!t.push(Event::PeerUpdated { peer: peer(None, None) }));
+        assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
+        assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.message_count(), 2);
+        let text = t.to_text(NONE);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].ends_with("* listening on 0.0.0.0:1"));
+        assert!(lines[2].ends_with("-> all: b"));
+        let jl = t.to_json_lines();
+        let parsed: Vec<Value> = jl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(parsed[1]["text"], "a");
+        t.clear();
+        assert!(t.is_empty());
+    }
+}

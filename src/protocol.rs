@@ -1,0 +1,112 @@
+//! The two things sockchat peers say beyond plain lines (PROTOCOL.md): a display name, and the original
+//! sender of a line a room server relays. Both are ordinary readable lines, so `nc` and the C programs
+//! still work; a plain peer just sees them as text.
+
+use std::net::SocketAddr;
+
+use crate::model::Peer;
+
+const NAME_PREFIX: &str = "/name ";
+const RELAY_PREFIX: &str = "[from ";
+
+/// Longest display name kept, in characters.
+pub const MAX_NAME: usize = 32;
+
+/// A display name as it can travel: trimmed, no spaces or brackets, at most [`MAX_NAME`] characters.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let name: String = raw
+        .trim()
+        .chars()
+        .take(MAX_NAME)
+        .map(|c| if c.is_whitespace() || c == ']' || c == '[' || c.is_control() { '_' } else { c })
+        .collect();
+    (!name.is_empty() && name != "-").then_some(name)
+}
+
+/// The line a client sends to name itself.
+pub fn name_line(name: &str) -> Option<String> {
+    clean_name(name).map(|n| format!("{NAME_PREFIX}{n}"))
+}
+
+/// `Some(name)` when a received line is a name announcement.
+pub fn parse_name(line: &str) -> Option<Option<String>> {
+    line.strip_prefix(NAME_PREFIX).map(clean_name)
+}
+
+/// How a room server passes a client's line on: `[from ADDR HOST NAME] TEXT`, `-` for unknown parts.
+pub fn relay_line(from: &Peer, text: &str) -> String {
+    format!(
+        "{RELAY_PREFIX}{} {} {}] {text}",
+        from.addr,
+        from.host.as_deref().unwrap_or("-"),
+        from.name.as_deref().unwrap_or("-")
+    )
+}
+
+/// The server's own text must not be mistaken for a relay, so a leading `[from ` gets a space before it.
+pub fn escape_own(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(RELAY_PREFIX) { format!(" {text}").into() } else { text.into() }
+}
+
+/// A relayed line's original sender and text; `None` for anything else.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Relayed<'a> {
+    pub addr: SocketAddr,
+    pub host: Option<String>,
+    pub name: Option<String>,
+    pub text: &'a str,
+}
+
+pub fn parse_relay(line: &str) -> Option<Relayed<'_>> {
+    let rest = line.strip_prefix(RELAY_PREFIX)?;
+    let (head, text) = rest.split_once("] ")?;
+    let mut parts = head.split(' ');
+    let addr = parts.next()?.parse().ok()?;
+    let opt = |s: &str| (s != "-").then(|| s.to_string());
+    let host = opt(parts.next()?);
+    let name = opt(parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Relayed { addr, host, name, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned_for_the_wire() {
+        assert_eq!(clean_name("  Ann Lee "), Some("Ann_Lee".into()));
+        assert_eq!(clean_name("a]b[c"), Some("a_b_c".into()));
+        assert_eq!(clean_name("   "), None);
+        assert_eq!(clean_name("-"), None);
+        assert_eq!(clean_name(&"x".repeat(100)).map(|n| n.chars().count()), Some(MAX_NAME));
+        assert_eq!(name_line("bob"), Some("/name bob".into()));
+        assert_eq!(parse_name("/name bob"), Some(Some("bob".into())));
+        assert_eq!(parse_name("/name  "), Some(None));
+        assert_eq!(parse_name("hello /name bob"), None);
+    }
+
+    #[test]
+    fn relay_round_trips_with_and_without_host_and_name() {
+        let mut p = Peer::new(1, "[::1]:4000".parse().unwrap());
+        let line = relay_line(&p, "hi there] x");
+        assert_eq!(line, "[from [::1]:4000 - -] hi there] x");
+        let r = parse_relay(&line).unwrap();
+        assert_eq!(r, Relayed { addr: p.addr, host: None, name: None, text: "hi there] x" });
+        p.host = Some("localhost".into());
+        p.name = Some("ann".into());
+        let r2 = relay_line(&p, "yo");
+        let r = parse_relay(&r2).unwrap();
+        assert_eq!((r.host.as_deref(), r.name.as_deref(), r.text), (Some("localhost"), Some("ann"), "yo"));
+    }
+
+    #[test]
+    fn plain_lines_and_spoofs_are_not_relays() {
+        assert_eq!(parse_relay("hello"), None);
+        assert_eq!(parse_relay("[from nonsense] x"), None);
+        assert_eq!(parse_relay(&escape_own("[from 1.2.3.4:5 h n] fake")), None);
+        assert_eq!(escape_own("plain"), "plain");
+    }
+}
