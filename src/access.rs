@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn deny_beats_allow_and_empty_allow_admits() {
-        let acl = AccessList { allow: parse_list("127.0.0.0/8, ::1").unwrap(), deny: parse_list("127.0.0.2").unwrap() };
+        let acl = AccessList {
+            allow: parse_list("127.0.0.0/8, ::1").unwrap(),
+            deny: parse_list("127.0.0.2").unwrap(),
+        };
         assert_eq!(acl.check("127.0.0.1".parse().unwrap()), None);
         assert_eq!(acl.check("::1".parse().unwrap()), None);
         assert_eq!(acl.check("127.0.0.2".parse().unwrap()), Some("address is on the deny list"));

@@ -81,7 +81,9 @@ pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
 pub fn bind_error(addr: &str, e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::AddrInUse => format!("port already in use: {addr} (another program or server has it)"),
-        io::ErrorKind::PermissionDenied => format!("permission denied to listen on {addr} (ports below 1024 need root)"),
+        io::ErrorKind::PermissionDenied => {
+            format!("permission denied to listen on {addr} (ports below 1024 need root)")
+        }
         io::ErrorKind::AddrNotAvailable => format!("address not on this machine: {addr}"),
         _ => format!("cannot listen on {addr}: {e}"),
     }

@@ -136,8 +136,19 @@ mod tests {
     #[test]
     fn server_flags_become_config() {
         let cli = Cli::try_parse_from([
-            "sockchat", "server", "[::1]:0", "--mode", "room", "--max-clients", "3", "--allow", "127.0.0.0/8,::1",
-            "--deny", "127.0.0.9", "--headless", "--json",
+            "sockchat",
+            "server",
+            "[::1]:0",
+            "--mode",
+            "room",
+            "--max-clients",
+            "3",
+            "--allow",
+            "127.0.0.0/8,::1",
+            "--deny",
+            "127.0.0.9",
+            "--headless",
+            "--json",
         ])
         .unwrap();
         let Some(Role::Server(s)) = cli.command else { panic!("not a server") };

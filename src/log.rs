@@ -21,7 +21,8 @@ impl EventLog {
     pub fn open(path: &Path) -> io::Result<EventLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (tx, rx) = crossbeam_channel::unbounded::<String>();
-        let thread = std::thread::Builder::new().name("sockchat-log".into()).spawn(move || write_all(file, &rx))?;
+        let thread =
+            std::thread::Builder::new().name("sockchat-log".into()).spawn(move || write_all(file, &rx))?;
         Ok(EventLog { path: path.to_path_buf(), tx: Some(tx), thread: Some(thread) })
     }
 
@@ -84,7 +85,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let addrs: Vec<String> = text
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["addr"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["addr"].as_str().unwrap().to_string()
+            })
             .collect();
         assert_eq!(addrs, ["127.0.0.1:1", "127.0.0.1:2"]);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -114,17 +114,38 @@ impl DisconnectReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Server bound and accepting, on this (actual) address.
-    Listening { time: OffsetDateTime, addr: SocketAddr },
+    Listening {
+        time: OffsetDateTime,
+        addr: SocketAddr,
+    },
     /// Server: a client came in. Client: we reached the server.
-    Connected { time: OffsetDateTime, peer: Arc<Peer> },
+    Connected {
+        time: OffsetDateTime,
+        peer: Arc<Peer>,
+    },
     /// A peer's host name resolved or it gave a name. Not a transcript entry.
-    PeerUpdated { peer: Arc<Peer> },
+    PeerUpdated {
+        peer: Arc<Peer>,
+    },
     Message(Message),
-    Disconnected { time: OffsetDateTime, peer: Arc<Peer>, reason: DisconnectReason },
+    Disconnected {
+        time: OffsetDateTime,
+        peer: Arc<Peer>,
+        reason: DisconnectReason,
+    },
     /// A connection we turned away (access list, server full) before it became a peer.
-    Refused { time: OffsetDateTime, addr: SocketAddr, reason: String },
+    Refused {
+        time: OffsetDateTime,
+        addr: SocketAddr,
+        reason: String,
+    },
     /// Something went wrong. `fatal` means the engine has given up (bind or connect failed).
-    Error { time: OffsetDateTime, peer: Option<Arc<Peer>>, text: String, fatal: bool },
+    Error {
+        time: OffsetDateTime,
+        peer: Option<Arc<Peer>>,
+        text: String,
+        fatal: bool,
+    },
 }
 
 impl Event {
@@ -411,7 +432,10 @@ mod tests {
             peer: peer(Some("h"), None),
             reason: DisconnectReason::Error("connection reset".into()),
         };
-        assert_eq!(describe(&ev, NONE), "* disconnected: h (127.0.0.1:5000) (connection lost: connection reset)");
+        assert_eq!(
+            describe(&ev, NONE),
+            "* disconnected: h (127.0.0.1:5000) (connection lost: connection reset)"
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::protocol;
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
 
 fn connect(cfg: &ClientConfig) -> Result<(TcpStream, String), String> {
-    let hp = addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
+    let hp =
+        addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
     if hp.host.is_empty() {
         return Err(format!("server address '{}' needs a host, like localhost:{}", cfg.addr, hp.port));
     }

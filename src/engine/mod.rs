@@ -22,7 +22,9 @@ use crate::model::{self, Event, Message, Origin, Peer, PeerId, Target};
 pub use resolver::Resolver;
 
 /// How a server treats its clients' lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Mode {
     /// Clients talk to the server; the server cannot send.
     #[default]

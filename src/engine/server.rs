@@ -92,7 +92,9 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     };
     let (local, wake_handle) = match (listener.local_addr(), listener.try_clone()) {
         (Ok(a), Ok(w)) => (a, w),
-        (Err(e), _) | (_, Err(e)) => return sink.error(None, format!("cannot use listening socket: {e}"), true),
+        (Err(e), _) | (_, Err(e)) => {
+            return sink.error(None, format!("cannot use listening socket: {e}"), true);
+        }
     };
     sink.emit(Event::Listening { time: model::now(), addr: canonical(local) });
     let shared = Arc::new(Shared {
@@ -171,7 +173,8 @@ impl Shared {
             drop(st);
             let max = self.cfg.max_clients;
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = (&stream).write_all(format!("sockchat: server full ({max} clients), try again later\n").as_bytes());
+            let _ = (&stream)
+                .write_all(format!("sockchat: server full ({max} clients), try again later\n").as_bytes());
             let _ = stream.shutdown(Shutdown::Both);
             return self.refuse(addr, format!("server full ({max} clients)"));
         }
@@ -387,7 +390,9 @@ fn write_loop(rx: &Receiver<Bytes>, mut stream: TcpStream, reason: &ReasonSlot, 
 enum Verdict {
     Pass,
     /// Over the limit; `warn` at most once a second so the warning is not a flood of its own.
-    Drop { warn: bool },
+    Drop {
+        warn: bool,
+    },
 }
 
 /// Token bucket: `rate` lines a second, bursts up to `rate`.

@@ -1,0 +1,254 @@
+//! The terminal mode run as a process, checked through its `--json` and text output.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Instant;
+
+use common::{Raw, WAIT};
+use crossbeam_channel::Receiver;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
+
+/// A running `sockchat`, its stdout lines arriving on a channel so every wait is bounded.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sockchat");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Proc { child, stdin, lines }
+    }
+
+    fn line(&self) -> String {
+        self.lines.recv_timeout(WAIT).expect("a line of output in time")
+    }
+
+    fn json(&self) -> Value {
+        let l = self.line();
+        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))
+    }
+
+    /// Next JSON event of this kind, skipping others.
+    fn event(&self, kind: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            let v = self.json();
+            if v["event"] == kind {
+                return v;
+            }
+        }
+        panic!("no {kind} event in time");
+    }
+
+    fn type_line(&mut self, s: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin
+            .write_all(s.as_bytes())
+            .and_then(|_| stdin.write_all(b"\n"))
+            .and_then(|_| stdin.flush())
+            .expect("type");
+    }
+
+    fn interrupt(&self) {
+        let ok = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
+        assert!(ok.success());
+    }
+
+    /// Waits for exit (bounded) and returns the code and stderr.
+    fn finish(mut self) -> (i32, String) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                return (status.code().unwrap_or(-1), err);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("sockchat did not exit in time");
+            }
+            // Polling a child's exit has no channel to wait on; a short pause keeps this loop cheap.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+fn listening(p: &Proc) -> SocketAddr {
+    let v = p.event("listening");
+    v["addr"].as_str().expect("addr").parse().expect("socket address")
+}
+
+#[test]
+fn json_server_reports_messages_with_peer_and_sends_stdin_lines() {
+    let mut p = Proc::spawn(&["server", "127.0.0.1:0", "--mode", "duplex", "--headless", "--json"]);
+    let addr = listening(&p);
+    assert_ne!(addr.port(), 0, "the real port is reported");
+    let mut c = Raw::connect(addr);
+    let v = p.event("connected");
+    assert_eq!(v["peer"]["addr"], c.local().to_string());
+    c.send(b"hello \x1b[2J json\n");
+    let v = p.event("message");
+    assert_eq!(v["text"], "hello ^[[2J json");
+    assert_eq!(v["peer"]["addr"], c.local().to_string());
+    assert!(v["time"].as_str().is_some_and(|t| t.len() >= 20), "{v}");
+    assert!(v["peer"].get("host").is_some() && v["peer"].get("name").is_some());
+    p.type_line("reply from the server");
+    assert_eq!(c.line(), "reply from the server");
+    p.interrupt();
+    let (code, err) = p.finish();
+    assert_eq!(code, 0, "Ctrl-C stops cleanly: {err}");
+    assert!(c.closed(), "clients are closed on stop");
+}
+
+#[test]
+fn text_output_names_host_port_and_name() {
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json"]);
+    let addr = listening(&p);
+    p.interrupt();
+    p.finish();
+    let p = Proc::spawn(&["server", &addr.to_string(), "--headless"]);
+    let first = p.line();
+    assert!(first.ends_with(&format!("* listening on {addr}")), "{first}");
+    let mut c = Raw::connect(addr);
+    c.send(b"/name zoe\nhi from zoe\n");
+    let port = c.local().to_string();
+    let msg = loop {
+        let l = p.line();
+        if l.contains("hi from zoe") {
+            break l;
+        }
+    };
+    // `HH:MM:SS host (ip:port) name: text`
+    assert!(msg.contains(&format!("({port}) zoe: hi from zoe")), "{msg}");
+    assert_eq!(msg.as_bytes()[2], b':');
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn eof_on_stdin_keeps_the_server_running() {
+    let mut p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json"]);
+    drop(p.stdin.take());
+    let addr = listening(&p);
+    let mut c = Raw::connect(addr);
+    c.send(b"still listening\n");
+    assert_eq!(p.event("message")["text"], "still listening");
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn client_process_sends_name_and_lines_and_ends_when_input_ends() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut p = Proc::spawn(&["client", &addr.to_string(), "--name", "kim", "--headless", "--json"]);
+    let (s, _) = listener.accept().unwrap();
+    let mut srv = Raw::from_stream(s);
+    let v = p.event("connected");
+    assert_eq!(v["peer"]["addr"], addr.to_string());
+    assert_eq!(srv.line(), "/name kim");
+    p.type_line("typed line");
+    assert_eq!(srv.line(), "typed line");
+    let v = p.event("message");
+    assert_eq!(
+        (v["text"].as_str(), v["dir"].as_str()),
+        (Some("typed line"), Some("out")),
+        "own lines are events too"
+    );
+    srv.send(b"from server\n");
+    let v = p.event("message");
+    assert_eq!((v["text"].as_str(), v["dir"].as_str()), (Some("from server"), Some("in")));
+    // End of input: the client closes its side; the server sees EOF, closes, and the client exits.
+    drop(p.stdin.take());
+    assert!(srv.closed());
+    drop(srv);
+    let v = p.event("disconnected");
+    assert_eq!(v["reason"], "closed by peer");
+    assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn two_processes_chat_through_a_room() {
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--mode", "room", "--headless", "--json"]);
+    let addr = listening(&p).to_string();
+    let mut a = Proc::spawn(&["client", &addr, "--name", "ann", "--headless", "--json"]);
+    let b = Proc::spawn(&["client", &addr, "--name", "ben", "--headless", "--json"]);
+    a.event("connected");
+    b.event("connected");
+    // Wait until the server knows both names, so the relay carries ann's name.
+    let mut named = 0;
+    while named < 2 {
+        if p.json()["event"] == "peer" {
+            named += 1;
+        }
+    }
+    a.type_line("hello ben");
+    let v = b.event("message");
+    assert_eq!(v["text"], "hello ben");
+    assert_eq!(v["peer"]["name"], "ann");
+    assert_eq!(v["relayed"], true);
+    let at_server = p.event("message");
+    assert_eq!(at_server["peer"]["addr"], v["peer"]["addr"], "ben sees ann's real ip:port");
+    for c in [&p, &a, &b] {
+        c.interrupt();
+    }
+    for c in [a, b, p] {
+        assert_eq!(c.finish().0, 0);
+    }
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_nonzero_exit() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let in_use = taken.local_addr().unwrap().to_string();
+    let free_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cases: [(&[&str], &str); 4] = [
+        (&["server", "127.0.0.1:99999", "--headless"], "port out of range"),
+        (&["server", &in_use, "--headless"], "port already in use"),
+        (&["client", &format!("127.0.0.1:{free_port}"), "--headless"], "connection refused"),
+        (&["client", "no-such-host.invalid:80", "--headless"], "unknown host"),
+    ];
+    for (args, want) in cases {
+        let (code, err) = Proc::spawn(args).finish();
+        assert_ne!(code, 0, "{args:?}");
+        assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_lists_roles_modes_and_flags() {
+    let out = Command::new(BIN).args(["server", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in
+        ["one-way", "duplex", "room", "--headless", "--json", "--max-clients", "--allow", "--deny", "--log"]
+    {
+        assert!(help.contains(word), "server --help lacks {word}");
+    }
+}
