@@ -8,6 +8,7 @@ pub mod addr;
 pub mod cli;
 pub mod codec;
 pub mod engine;
+pub mod gui;
 pub mod headless;
 pub mod log;
 pub mod model;

@@ -2,6 +2,7 @@ use clap::Parser;
 
 use sockchat::cli::{Cli, Role};
 use sockchat::engine::Engine;
+use sockchat::gui::StartRequest;
 use sockchat::headless::{self, Format};
 use sockchat::log::EventLog;
 
@@ -40,7 +41,18 @@ fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Co
     headless::run(engine, role, format, log)
 }
 
-fn sockchat_gui(_role: Option<Role>) -> i32 {
-    eprintln!("sockchat: the window is not built yet; use --headless");
-    2
+/// Opens the window: on the start screen, or already started when a role was given.
+fn sockchat_gui(role: Option<Role>) -> i32 {
+    let start = match role {
+        None => None,
+        Some(Role::Server(s)) => match s.config() {
+            Ok(cfg) => Some(StartRequest::Server(cfg)),
+            Err(e) => {
+                eprintln!("sockchat: {e}");
+                return 2;
+            }
+        },
+        Some(Role::Client(c)) => Some(StartRequest::Client(c.config())),
+    };
+    sockchat::gui::run(start)
 }

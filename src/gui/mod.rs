@@ -1,0 +1,191 @@
+//! The desktop window (eframe/egui): a start screen, then the chat view of one server or client session.
+//!
+//! The window never touches a socket or a file: the engine runs on its own threads and wakes the window
+//! per event; saving and file dialogs run on worker threads (see [`save`]).
+
+pub mod chat;
+pub mod save;
+pub mod session;
+pub mod settings;
+mod start;
+mod view;
+
+use std::sync::Arc;
+
+use crate::engine::Waker;
+pub use session::{Phase, Session, StartRequest};
+pub use settings::{RoleChoice, Settings};
+
+/// The application state; everything the window shows is derived from it each frame.
+pub struct SockchatApp {
+    pub settings: Settings,
+    /// Why the last start failed, in words, shown on the start screen until the next attempt.
+    pub start_error: Option<String>,
+    pub session: Option<Session>,
+    pub save: save::SaveFlow,
+    wake: Option<Waker>,
+    title: String,
+    dark: bool,
+}
+
+impl SockchatApp {
+    /// `cc` is `None` only in tests that build the app by hand; `start` comes from the command line.
+    pub fn new(cc: Option<&eframe::CreationContext<'_>>, start: Option<StartRequest>) -> Self {
+        let mut settings = Settings::default();
+        let mut wake: Option<Waker> = None;
+        let mut dark = true;
+        if let Some(cc) = cc {
+            if let Some(stored) =
+                cc.storage.and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
+            {
+                settings = stored;
+            }
+            let ctx = cc.egui_ctx.clone();
+            wake = Some(Arc::new(move || ctx.request_repaint()));
+            dark = cc.egui_ctx.global_style().visuals.dark_mode;
+        }
+        let mut app = SockchatApp {
+            settings,
+            start_error: None,
+            session: None,
+            save: save::SaveFlow::default(),
+            wake,
+            title: String::new(),
+            dark,
+        };
+        if let Some(req) = start {
+            app.remember(&req);
+            app.start(req);
+        }
+        app
+    }
+
+    /// Tests turn native file dialogs off so nothing pops up on a developer's desktop.
+    pub fn with_native_dialogs(mut self, on: bool) -> Self {
+        self.save.native = on;
+        self
+    }
+
+    /// Copies a command-line request into the form, so Back shows what was started.
+    fn remember(&mut self, req: &StartRequest) {
+        match req {
+            StartRequest::Server(c) => {
+                self.settings.role = RoleChoice::Server;
+                let (h, p) = settings::split_host_port(&c.addr);
+                self.settings.server_host = h;
+                self.settings.server_port = p;
+                self.settings.mode = c.mode;
+            }
+            StartRequest::Client(c) => {
+                self.settings.role = RoleChoice::Client;
+                let (h, p) = settings::split_host_port(&c.addr);
+                self.settings.client_host = h;
+                self.settings.client_port = p;
+                self.settings.name = c.name.clone().unwrap_or_default();
+            }
+        }
+    }
+
+    pub fn start(&mut self, req: StartRequest) {
+        self.start_error = None;
+        self.session = Some(Session::start(req, self.wake.clone(), self.dark));
+    }
+
+    /// Which screen shows: the chat view once a session has come up, the start screen before.
+    pub fn in_chat(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.ever_live)
+    }
+
+    /// The window title: app, role and address.
+    pub fn title(&self) -> String {
+        match &self.session {
+            Some(s) if s.ever_live => match &s.request {
+                StartRequest::Server(c) => {
+                    let addr = s.local_addr.map_or_else(|| c.addr.clone(), |a| a.to_string());
+                    format!("sockchat - server on {addr} ({})", c.mode.label())
+                }
+                StartRequest::Client(c) => format!("sockchat - client of {}", c.addr),
+            },
+            _ => "sockchat".into(),
+        }
+    }
+
+    /// Drains the engine and the save workers; runs before each frame and on each wake-up.
+    pub fn poll(&mut self) {
+        if let Some(s) = &mut self.session {
+            s.poll();
+            if let Some(why) = s.failed_to_start() {
+                let what =
+                    if s.request.is_server() { "Could not start the server" } else { "Could not connect" };
+                self.start_error = Some(format!("{what}: {why}"));
+                self.session = None;
+            }
+        }
+        if let Some(path) = self.save.poll() {
+            self.write_transcript(path.clone(), save::Format::from_path(&path));
+        }
+    }
+
+    fn write_transcript(&mut self, path: std::path::PathBuf, format: save::Format) {
+        let Some(s) = &self.session else { return };
+        let events = s.chat.events();
+        let peers = s.known.clone();
+        self.save.write(path, format, events, peers, self.wake.clone());
+    }
+}
+
+impl eframe::App for SockchatApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll();
+        let title = self.title();
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.dark = ui.visuals().dark_mode;
+        if self.in_chat() {
+            self.chat_view(ui);
+        } else {
+            self.start_screen(ui);
+        }
+        self.save_form(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+    }
+}
+
+/// Opens the window (already started when `start` is given); returns the process exit code.
+pub fn run(start: Option<StartRequest>) -> i32 {
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"));
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("sockchat")
+        .with_app_id("sockchat")
+        .with_inner_size([960.0, 640.0])
+        .with_min_inner_size([520.0, 360.0]);
+    match icon {
+        Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
+        Err(e) => eprintln!("sockchat: cannot load the window icon: {e}"),
+    }
+    let options = eframe::NativeOptions { viewport, ..Default::default() };
+    let result = eframe::run_native(
+        "sockchat",
+        options,
+        Box::new(move |cc| Ok(Box::new(SockchatApp::new(Some(cc), start)))),
+    );
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("sockchat: cannot open the window: {e}");
+            eprintln!("sockchat: without a display, use --headless to run in the terminal");
+            1
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! One running server or client as the window sees it: the engine handle, what it has said so far, and
+//! the few commands the window sends it. No sockets here; the engine's threads do all the waiting.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crossbeam_channel::TryRecvError;
+use time::OffsetDateTime;
+
+use super::chat::ChatLog;
+use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Waker};
+use crate::model::{DisconnectReason, Event, Peer, PeerId, Target};
+
+/// What to start: the window opens with one of these from the command line or the start screen.
+#[derive(Debug, Clone)]
+pub enum StartRequest {
+    Server(ServerConfig),
+    Client(ClientConfig),
+}
+
+impl StartRequest {
+    pub fn is_server(&self) -> bool {
+        matches!(self, StartRequest::Server(_))
+    }
+
+    pub fn addr(&self) -> &str {
+        match self {
+            StartRequest::Server(c) => &c.addr,
+            StartRequest::Client(c) => &c.addr,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Binding or connecting.
+    Starting,
+    /// Listening (server) or connected (client).
+    Live,
+    /// Stop asked for; waiting for the engine to close its sockets.
+    Stopping,
+    /// The engine has ended; why, in words.
+    Ended(String),
+}
+
+/// A connected client as the server's list shows it.
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    pub peer: Arc<Peer>,
+    pub since: OffsetDateTime,
+}
+
+/// Most events handled per frame, so a flood cannot stall a frame; the rest wait for the next one.
+const EVENTS_PER_FRAME: usize = 20_000;
+
+pub struct Session {
+    pub request: StartRequest,
+    engine: Option<Engine>,
+    wake: Option<Waker>,
+    pub phase: Phase,
+    /// Reached `Live` at least once: failures after that stay in the chat view, not the start screen.
+    pub ever_live: bool,
+    /// The server's actual listening address (port 0 resolved).
+    pub local_addr: Option<SocketAddr>,
+    /// Client: the server we are connected to.
+    pub server: Option<Arc<Peer>>,
+    /// Server: clients connected now, in arrival order.
+    pub clients: BTreeMap<PeerId, ClientEntry>,
+    /// Every peer seen, for naming message targets even after they left.
+    pub known: HashMap<PeerId, Arc<Peer>>,
+    pub chat: ChatLog,
+    pub target: Target,
+    pub draft: String,
+    /// Put the keyboard focus on the send box on the next frame.
+    pub focus_send: bool,
+    /// Last fatal error or disconnect reason, shown when the engine ends.
+    last_reason: Option<String>,
+    dark: bool,
+}
+
+/// Drops an engine on a worker thread: its `Drop` joins threads, which the window must not wait for.
+fn reap(engine: Engine) {
+    let _ = std::thread::Builder::new().name("sockchat-reap".into()).spawn(move || drop(engine));
+}
+
+impl Session {
+    pub fn start(request: StartRequest, wake: Option<Waker>, dark: bool) -> Session {
+        let mut s = Session {
+            request,
+            engine: None,
+            wake,
+            phase: Phase::Starting,
+            ever_live: false,
+            local_addr: None,
+            server: None,
+            clients: BTreeMap::new(),
+            known: HashMap::new(),
+            chat: ChatLog::new(),
+            target: Target::All,
+            draft: String::new(),
+            focus_send: false,
+            last_reason: None,
+            dark,
+        };
+        s.launch();
+        s
+    }
+
+    fn launch(&mut self) {
+        self.phase = Phase::Starting;
+        self.last_reason = None;
+        self.engine = Some(match &self.request {
+            StartRequest::Server(c) => Engine::server(c.clone(), self.wake.clone()),
+            StartRequest::Client(c) => Engine::client(c.clone(), self.wake.clone()),
+        });
+    }
+
+    /// Server: start again on the same address. Client: reconnect. Keeps the history.
+    pub fn restart(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.request_stop();
+            reap(e);
+        }
+        self.clients.clear();
+        self.server = None;
+        self.target = Target::All;
+        self.launch();
+    }
+
+    pub fn mode(&self) -> Option<Mode> {
+        match &self.request {
+            StartRequest::Server(c) => Some(c.mode),
+            StartRequest::Client(_) => None,
+        }
+    }
+
+    /// Whether the send box takes text now.
+    pub fn can_send(&self) -> bool {
+        self.phase == Phase::Live && self.mode().is_none_or(Mode::server_can_send)
+    }
+
+    /// Sends the draft (to the chosen target on a server); the engine echoes it back as our message.
+    pub fn send_draft(&mut self) -> bool {
+        let text = self.draft.trim_end_matches(['\r', '\n']).to_string();
+        if text.is_empty() || !self.can_send() {
+            return false;
+        }
+        if let Some(e) = &self.engine {
+            e.send(Command::Send { to: self.target, text });
+        }
+        self.draft.clear();
+        self.focus_send = true;
+        true
+    }
+
+    pub fn disconnect_client(&self, id: PeerId) {
+        if let Some(e) = &self.engine {
+            e.send(Command::Disconnect(id));
+        }
+    }
+
+    /// Stop (server) or Disconnect (client); the engine ends on its own threads.
+    pub fn stop(&mut self) {
+        if let Some(e) = &self.engine {
+            e.request_stop();
+            if self.phase != Phase::Starting {
+                self.phase = Phase::Stopping;
+            }
+        }
+    }
+
+    /// Handles what the engine has queued; true when anything changed.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        for _ in 0..EVENTS_PER_FRAME {
+            let Some(engine) = &self.engine else { break };
+            match engine.events().try_recv() {
+                Ok(ev) => {
+                    self.apply(ev);
+                    changed = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if let Some(e) = self.engine.take() {
+                        reap(e);
+                    }
+                    let why = self.last_reason.take().unwrap_or_else(|| {
+                        if self.request.is_server() {
+                            "Server stopped.".into()
+                        } else {
+                            "Disconnected.".into()
+                        }
+                    });
+                    self.phase = Phase::Ended(why);
+                    self.clients.clear();
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        if changed
+            && self.engine.as_ref().is_some_and(|e| !e.events().is_empty())
+            && let Some(w) = &self.wake
+        {
+            // More queued than one frame takes: come back for the rest.
+            w();
+        }
+        changed
+    }
+
+    /// Folds one event into the session; public so tests can feed a history without a network.
+    pub fn apply(&mut self, ev: Event) {
+        match &ev {
+            Event::Listening { addr, .. } => {
+                self.local_addr = Some(*addr);
+                self.go_live();
+            }
+            Event::Connected { peer, time } => {
+                self.known.insert(peer.id, peer.clone());
+                if self.request.is_server() {
+                    self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
+                } else {
+                    self.server = Some(peer.clone());
+                    self.go_live();
+                    self.focus_send = true;
+                }
+            }
+            Event::PeerUpdated { peer } => {
+                let renamed = self.known.get(&peer.id).is_some_and(|old| old.name != peer.name);
+                self.known.insert(peer.id, peer.clone());
+                if let Some(c) = self.clients.get_mut(&peer.id) {
+                    c.peer = peer.clone();
+                }
+                if self.server.as_ref().is_some_and(|s| s.id == peer.id) {
+                    self.server = Some(peer.clone());
+                }
+                if !renamed {
+                    return;
+                }
+                // A rename is worth a line; a host name arriving is not (the list shows it).
+                let known = &self.known;
+                self.chat.push_line(
+                    &crate::model::describe(&ev, &|id| known.get(&id).map(|p| p.label())),
+                    self.dark,
+                );
+                return;
+            }
+            Event::Disconnected { peer, reason, .. } => {
+                self.clients.remove(&peer.id);
+                if self.target == Target::One(peer.id) {
+                    self.target = Target::All;
+                }
+                if !self.request.is_server() {
+                    self.last_reason = Some(match reason {
+                        DisconnectReason::ByUs => "Disconnected.".into(),
+                        r => format!("The server went away ({}).", r.describe()),
+                    });
+                }
+            }
+            Event::Error { text, fatal: true, .. } => {
+                self.last_reason = Some(text.clone());
+            }
+            _ => {}
+        }
+        let known = &self.known;
+        self.chat.push(ev, &|id| known.get(&id).map(|p| p.label()), self.dark);
+    }
+
+    fn go_live(&mut self) {
+        if self.phase == Phase::Starting {
+            self.phase = Phase::Live;
+        }
+        self.ever_live = true;
+    }
+
+    /// The engine has ended without ever listening or connecting: the start screen shows why.
+    pub fn failed_to_start(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Ended(why) if !self.ever_live => Some(why.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.engine.is_some()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.request_stop();
+            reap(e);
+        }
+    }
+}

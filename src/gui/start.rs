@@ -1,0 +1,166 @@
+//! The start screen: role, address, mode or name, validated as typed; engine failures shown in words.
+
+use std::time::Duration;
+
+use egui::RichText;
+
+use super::settings::{self, RoleChoice};
+use super::{SockchatApp, StartRequest};
+use crate::engine::{ClientConfig, Mode, ServerConfig};
+
+fn mode_help(m: Mode) -> &'static str {
+    match m {
+        Mode::OneWay => "clients talk, the server only listens",
+        Mode::Duplex => "the server can answer one client or everyone",
+        Mode::Room => "every client's line goes to every other client too",
+    }
+}
+
+/// A text field with a visible label that also names it for screen readers (and tests).
+fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str, width: f32) -> egui::Response {
+    let l = ui.label(label);
+    let r = ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(width)).labelled_by(l.id);
+    ui.end_row();
+    r
+}
+
+fn problem(ui: &mut egui::Ui, err: &Result<impl Sized, String>) {
+    ui.label("");
+    match err {
+        Err(e) => ui.label(RichText::new(e).color(ui.visuals().error_fg_color)),
+        Ok(_) => ui.label(""),
+    };
+    ui.end_row();
+}
+
+impl SockchatApp {
+    pub(super) fn start_screen(&mut self, ui: &mut egui::Ui) {
+        let starting = self.session.is_some();
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(24.0);
+                ui.heading(RichText::new("sockchat").size(28.0).strong());
+                ui.label("Chat over TCP with people on your network.");
+                ui.add_space(16.0);
+            });
+            let width = 460.0_f32.min(ui.available_width());
+            let left = ((ui.available_width() - width) / 2.0).max(0.0);
+            ui.horizontal(|ui| {
+                ui.add_space(left);
+                ui.vertical(|ui| {
+                    ui.set_width(width);
+                    egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
+                        ui.set_width(width - 34.0);
+                        ui.add_enabled_ui(!starting, |ui| self.form(ui));
+                    });
+                    ui.add_space(10.0);
+                    if let Some(s) = &self.session {
+                        let mut cancel = false;
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            let what = if s.request.is_server() {
+                                "Starting the server on"
+                            } else {
+                                "Connecting to"
+                            };
+                            ui.label(format!("{what} {}...", s.request.addr()));
+                            cancel = ui.button("Cancel").clicked();
+                        });
+                        if cancel {
+                            // Dropping the session stops its engine off this thread.
+                            self.session = None;
+                        }
+                    } else if let Some(e) = &self.start_error {
+                        egui::Frame::new()
+                            .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
+                            .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+                            .corner_radius(4.0)
+                            .inner_margin(10.0)
+                            .show(ui, |ui| {
+                                ui.set_width(width - 22.0);
+                                ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
+                                ui.label(RichText::new("Change the fields above and try again.").small());
+                            });
+                    }
+                });
+            });
+        });
+        if starting {
+            // Keep the spinner turning while the engine binds or connects.
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn form(&mut self, ui: &mut egui::Ui) {
+        let s = &mut self.settings;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("I want to be the").strong());
+            ui.selectable_value(&mut s.role, RoleChoice::Server, "Server");
+            ui.selectable_value(&mut s.role, RoleChoice::Client, "Client");
+        });
+        ui.add_space(8.0);
+        let mut submit = false;
+        let request = match s.role {
+            RoleChoice::Server => {
+                let mut check = Ok(String::new());
+                egui::Grid::new("server-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+                    let a = field(ui, "Listen host", &mut s.server_host, "every interface", 260.0);
+                    let b = field(ui, "Listen port", &mut s.server_port, "7878", 90.0);
+                    submit |= entered(ui, &a) || entered(ui, &b);
+                    check = settings::check_server(&s.server_host, &s.server_port);
+                    problem(ui, &check);
+                    ui.label("Mode");
+                    ui.vertical(|ui| {
+                        for m in Mode::ALL {
+                            ui.radio_value(&mut s.mode, m, m.label());
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("");
+                    ui.label(RichText::new(mode_help(s.mode)).italics());
+                    ui.end_row();
+                });
+                ui.add_space(8.0);
+                let ok = check.is_ok();
+                submit |= ui
+                    .add_enabled(ok, egui::Button::new("Start server").min_size([140.0, 28.0].into()))
+                    .clicked();
+                check.ok().map(|addr| {
+                    StartRequest::Server(ServerConfig { addr, mode: s.mode, ..Default::default() })
+                })
+            }
+            RoleChoice::Client => {
+                let mut check = Ok(String::new());
+                let mut name = Ok(None);
+                egui::Grid::new("client-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+                    let a = field(ui, "Server host", &mut s.client_host, "name or IP address", 260.0);
+                    let b = field(ui, "Server port", &mut s.client_port, "7878", 90.0);
+                    check = settings::check_client(&s.client_host, &s.client_port);
+                    problem(ui, &check);
+                    let c = field(ui, "Your name", &mut s.name, "optional", 260.0);
+                    name = settings::check_name(&s.name);
+                    problem(ui, &name);
+                    submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
+                });
+                ui.add_space(8.0);
+                let ok = check.is_ok() && name.is_ok();
+                submit |=
+                    ui.add_enabled(ok, egui::Button::new("Connect").min_size([140.0, 28.0].into())).clicked();
+                match (check, name) {
+                    (Ok(addr), Ok(name)) => {
+                        Some(StartRequest::Client(ClientConfig { addr, name, ..Default::default() }))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        if submit && let Some(req) = request {
+            self.start(req);
+        }
+    }
+}
+
+/// Enter in a field starts, like the button.
+fn entered(ui: &egui::Ui, r: &egui::Response) -> bool {
+    r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+}

@@ -1,0 +1,280 @@
+//! The chat view: status bar, the server's client list, the history, and the send box.
+
+use egui::{Color32, RichText};
+
+use super::SockchatApp;
+use super::chat::peer_color;
+use super::save::Format;
+use super::session::Phase;
+use crate::engine::Mode;
+use crate::model::{self, Target};
+
+/// What the top bar asks for; applied after drawing so no borrow of the session is held.
+enum Action {
+    None,
+    Stop,
+    Restart,
+    Back,
+    Save,
+}
+
+impl SockchatApp {
+    pub(super) fn chat_view(&mut self, ui: &mut egui::Ui) {
+        let mut action = Action::None;
+        let Some(s) = &mut self.session else { return };
+        let is_server = s.request.is_server();
+        let dark = ui.visuals().dark_mode;
+
+        egui::Panel::top("status").show(ui, |ui| {
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                let (badge, color) = if is_server {
+                    ("SERVER", Color32::from_rgb(0x2b, 0x6c, 0xb0))
+                } else {
+                    ("CLIENT", Color32::from_rgb(0xb0, 0x6a, 0x2b))
+                };
+                egui::Frame::new()
+                    .fill(color)
+                    .corner_radius(4.0)
+                    .inner_margin(egui::Margin::symmetric(6, 2))
+                    .show(ui, |ui| ui.label(RichText::new(badge).strong().color(Color32::WHITE)));
+                let (text, bad) = match (&s.phase, &s.request) {
+                    (Phase::Starting, _) => ("Starting...".to_string(), false),
+                    (Phase::Live, super::StartRequest::Server(c)) => (
+                        format!(
+                            "Listening on {}  |  {} mode",
+                            s.local_addr.map_or_else(|| c.addr.clone(), |a| a.to_string()),
+                            c.mode.label()
+                        ),
+                        false,
+                    ),
+                    (Phase::Live, super::StartRequest::Client(c)) => (
+                        match &s.server {
+                            Some(p) => format!("Connected to {}", p.label()),
+                            None => format!("Connected to {}", c.addr),
+                        },
+                        false,
+                    ),
+                    (Phase::Stopping, _) => ("Stopping...".to_string(), false),
+                    (Phase::Ended(why), _) => (why.clone(), true),
+                };
+                let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
+                ui.label(RichText::new(text).color(color));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
+                    if save.clicked() {
+                        action = Action::Save;
+                    }
+                    ui.separator();
+                    match &s.phase {
+                        Phase::Ended(_) => {
+                            if ui.button("Back to start").clicked() {
+                                action = Action::Back;
+                            }
+                            let again = if is_server { "Start again" } else { "Reconnect" };
+                            if ui.button(RichText::new(again).strong()).clicked() {
+                                action = Action::Restart;
+                            }
+                        }
+                        Phase::Live | Phase::Starting => {
+                            let stop = if is_server { "Stop server" } else { "Disconnect" };
+                            if ui.button(stop).clicked() {
+                                action = Action::Stop;
+                            }
+                        }
+                        Phase::Stopping => {
+                            ui.spinner();
+                        }
+                    }
+                });
+            });
+            ui.add_space(2.0);
+        });
+
+        if is_server {
+            egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
+                ui.add_space(6.0);
+                ui.heading(format!("Clients ({})", s.clients.len()));
+                ui.add_space(4.0);
+                if s.clients.is_empty() {
+                    let hint = match (&s.phase, s.local_addr) {
+                        (Phase::Live, Some(a)) => {
+                            format!(
+                                "No one yet. Clients connect to port {}, for example:\nnc <this host> {}",
+                                a.port(),
+                                a.port()
+                            )
+                        }
+                        _ => "No clients.".to_string(),
+                    };
+                    ui.label(RichText::new(hint).weak());
+                }
+                let mut drop_id = None;
+                let mut new_target = None;
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    for (id, c) in &s.clients {
+                        let chosen = s.target == Target::One(*id);
+                        egui::Frame::group(ui.style()).show(ui, |ui| {
+                            ui.set_width(ui.available_width());
+                            ui.horizontal(|ui| {
+                                let (rect, _) =
+                                    ui.allocate_exact_size([10.0, 10.0].into(), egui::Sense::hover());
+                                ui.painter().circle_filled(
+                                    rect.center(),
+                                    5.0,
+                                    peer_color(&c.peer.addr, dark),
+                                );
+                                let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
+                                ui.label(RichText::new(title).strong());
+                            });
+                            ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
+                            ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            ui.horizontal(|ui| {
+                                if s.mode().is_some_and(Mode::server_can_send) {
+                                    let label =
+                                        if chosen { "Sending to this one" } else { "Send to this one" };
+                                    if ui.selectable_label(chosen, label).clicked() {
+                                        new_target =
+                                            Some(if chosen { Target::All } else { Target::One(*id) });
+                                    }
+                                }
+                                if ui
+                                    .button("Disconnect")
+                                    .on_hover_text("Close this client's connection")
+                                    .clicked()
+                                {
+                                    drop_id = Some(*id);
+                                }
+                            });
+                        });
+                    }
+                });
+                if let Some(id) = drop_id {
+                    s.disconnect_client(id);
+                }
+                if let Some(t) = new_target {
+                    s.target = t;
+                    s.focus_send = true;
+                }
+            });
+        }
+
+        egui::Panel::bottom("send").show(ui, |ui| {
+            ui.add_space(6.0);
+            let one_way = s.mode() == Some(Mode::OneWay);
+            if one_way {
+                ui.label(
+                    RichText::new("One-way mode: clients talk, the server only listens. Start in duplex or room mode to answer.")
+                        .italics(),
+                );
+            }
+            let enabled = s.can_send();
+            ui.horizontal(|ui| {
+                if is_server && !one_way {
+                    let l = ui.label("To");
+                    let current = match s.target {
+                        Target::All => "Everyone".to_string(),
+                        Target::One(id) => s.clients.get(&id).map_or_else(|| "Everyone".into(), |c| c.peer.label()),
+                    };
+                    egui::ComboBox::from_id_salt("target")
+                        .selected_text(current)
+                        .width(170.0)
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut s.target, Target::All, "Everyone");
+                            for (id, c) in &s.clients {
+                                ui.selectable_value(&mut s.target, Target::One(*id), c.peer.label());
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                }
+                let l = ui.label("Message");
+                let hint = if one_way {
+                    "sending is off in one-way mode"
+                } else if enabled {
+                    "type and press Enter"
+                } else {
+                    "not connected"
+                };
+                let send_w = 70.0;
+                let edit = egui::TextEdit::singleline(&mut s.draft)
+                    .hint_text(hint)
+                    .desired_width((ui.available_width() - send_w - 8.0).max(80.0));
+                let r = ui.add_enabled(enabled, edit).labelled_by(l.id);
+                let mut send = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                send |= ui.add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into())).clicked();
+                if send && s.send_draft() {
+                    s.focus_send = true;
+                }
+                if enabled && s.focus_send {
+                    r.request_focus();
+                    s.focus_send = false;
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("{} entries", s.chat.len())).small().weak());
+                if let Some((ok, msg)) = &self.save.status {
+                    let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
+                    ui.label(RichText::new(msg).small().color(c));
+                }
+            });
+            ui.add_space(2.0);
+        });
+
+        egui::CentralPanel::default().show(ui, |ui| s.chat.show(ui));
+
+        match action {
+            Action::None => {}
+            Action::Stop => s.stop(),
+            Action::Restart => s.restart(),
+            Action::Back => self.session = None,
+            Action::Save => self.save.begin(self.wake.clone()),
+        }
+    }
+
+    /// The in-window save form: the fallback where no native dialog opens.
+    pub(super) fn save_form(&mut self, ui: &mut egui::Ui) {
+        if !self.save.form_open {
+            return;
+        }
+        let mut open = true;
+        let mut go = false;
+        let mut cancel = false;
+        egui::Window::new("Save transcript").open(&mut open).collapsible(false).resizable(false).show(
+            ui.ctx(),
+            |ui| {
+                if let Some(n) = &self.save.form_note {
+                    ui.label(RichText::new(n).color(ui.visuals().warn_fg_color));
+                }
+                let mut f = self.save.form_format;
+                ui.horizontal(|ui| {
+                    ui.label("Format");
+                    ui.radio_value(&mut f, Format::Text, "Plain text");
+                    ui.radio_value(&mut f, Format::JsonLines, "JSON lines");
+                });
+                if f != self.save.form_format {
+                    self.save.set_form_format(f);
+                }
+                ui.horizontal(|ui| {
+                    let l = ui.label("File");
+                    ui.add(egui::TextEdit::singleline(&mut self.save.form_path).desired_width(380.0))
+                        .labelled_by(l.id);
+                });
+                ui.horizontal(|ui| {
+                    go = ui
+                        .add_enabled(!self.save.form_path.trim().is_empty(), egui::Button::new("Save"))
+                        .clicked();
+                    cancel = ui.button("Cancel").clicked();
+                });
+            },
+        );
+        if go {
+            let path = std::path::PathBuf::from(self.save.form_path.trim());
+            let format = self.save.form_format;
+            self.save.form_open = false;
+            self.write_transcript(path, format);
+        } else if cancel || !open {
+            self.save.form_open = false;
+        }
+    }
+}
