@@ -251,10 +251,8 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
 
 /// `HH:MM:SS ` + [`describe`]: one terminal line per event.
 pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-    match ev.time() {
-        Some(t) => format!("{} {}", clock(t), describe(ev, peer_name)),
-        None => describe(ev, peer_name),
-    }
+    // Peer updates carry no time of their own: they are stamped when shown.
+    format!("{} {}", clock(ev.time().unwrap_or_else(now)), describe(ev, peer_name))
 }
 
 /// The `--json` object for an event (see README for the fields).

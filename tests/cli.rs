@@ -252,3 +252,37 @@ fn help_lists_roles_modes_and_flags() {
         assert!(help.contains(word), "server --help lacks {word}");
     }
 }
+
+#[test]
+fn log_file_gets_each_event_as_it_happens() {
+    let dir = std::env::temp_dir().join(format!("sockchat-cli-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("chat.jsonl");
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json", "--log", path.to_str().unwrap()]);
+    let addr = listening(&p);
+    let mut c = Raw::connect(addr);
+    c.send(b"keep me\n");
+    p.event("message");
+    // The server is still running: the line must already be on disk (flushed per event).
+    let deadline = Instant::now() + WAIT;
+    let logged = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains("keep me") || Instant::now() > deadline {
+            break text;
+        }
+        // The log is written by another process; there is no channel to wait on, only the file.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let kinds: Vec<String> = logged
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["event"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(kinds[..3], ["listening", "connected", "message"], "{logged}");
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.contains("\"disconnected\""), "stop's disconnects are logged too: {after}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
