@@ -1,9 +1,10 @@
 //! Terminal mode: the same engine, events printed one per line on stdout, stdin lines sent.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use crate::codec::{Line, LineDecoder};
 use crate::engine::{Command, Engine};
 use crate::log::EventLog;
 use crate::model::{self, Event, Peer, PeerId, Target};
@@ -69,7 +70,7 @@ pub enum Role {
 }
 
 /// Runs until the engine ends (Ctrl-C, a fatal error, or the server going away). Returns the exit code.
-pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>) -> i32 {
+pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, max_line: usize) -> i32 {
     let cmds = engine.commands();
     let stop = engine.commands();
     if let Err(e) = ctrlc::set_handler(move || {
@@ -79,23 +80,23 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>) ->
     }
     // Detached on purpose: a blocking read of stdin cannot be interrupted, and it ends with the process.
     let _ = std::thread::Builder::new().name("sockchat-stdin".into()).spawn(move || {
+        // The same decoder as the network side: bounded lines, CRLF, NULs and control bytes handled alike.
+        let mut dec = LineDecoder::new(max_line);
         let mut stdin = io::stdin().lock();
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match stdin.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = crate::codec::sanitize(buf.strip_suffix(b"\n").unwrap_or(&buf));
-                    let text = text.strip_suffix("^M").unwrap_or(&text).to_string();
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    if cmds.send(Command::Send { to: Target::All, text }).is_err() {
-                        return;
-                    }
-                }
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut open = true;
+        while open {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => 0,
+                Ok(n) => n,
+            };
+            let mut send =
+                |line: Line| open &= cmds.send(Command::Send { to: Target::All, text: line.text }).is_ok();
+            if n == 0 {
+                dec.finish(&mut send);
+                break;
             }
+            dec.feed(&buf[..n], &mut send);
         }
         if role == Role::Client {
             let _ = cmds.send(Command::Finish);

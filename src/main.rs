@@ -38,7 +38,7 @@ fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Co
         None => None,
     };
     let format = if common.json { Format::Json } else { Format::Text };
-    headless::run(engine, role, format, log)
+    headless::run(engine, role, format, log, common.max_line.max(1))
 }
 
 /// Opens the window: on the start screen, or already started when a role was given.
