@@ -1,0 +1,273 @@
+//! The window driven as a person would (egui_kittest): clicks, typing, Enter, against a real engine on
+//! loopback with raw `TcpStream`/`TcpListener` peers on the other side.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use sockchat::gui::{Phase, SockchatApp};
+use sockchat::model::{Event, Message, Origin, Peer};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn app() -> Harness<'static, SockchatApp> {
+    Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
+}
+
+/// Runs frames until `cond` holds; fails with `what` after the deadline.
+fn wait_for(
+    h: &mut Harness<'static, SockchatApp>,
+    what: &str,
+    cond: impl Fn(&Harness<'static, SockchatApp>) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        h.run_steps(1);
+        if cond(h) {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
+    h.query_by_label_contains(text).is_some()
+}
+
+fn set_field(h: &mut Harness<'static, SockchatApp>, label: &str, value: &str) {
+    h.get_by_label(label).set_text_value_accesskit(value);
+    h.run_steps(2);
+}
+
+/// Start screen -> Server -> 127.0.0.1:0 in `mode` -> Start; returns the port actually bound.
+fn start_server(h: &mut Harness<'static, SockchatApp>, mode: &str) -> SocketAddr {
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    set_field(h, "Listen host", "127.0.0.1");
+    set_field(h, "Listen port", "0");
+    h.get_by_label(mode).click();
+    h.run_steps(2);
+    h.get_by_label("Start server").click();
+    wait_for(h, "the server to listen", |h| h.state().in_chat());
+    let addr = h.state().session.as_ref().and_then(|s| s.local_addr).expect("listening address");
+    wait_for(h, "the status bar", |h| has_text(h, &format!("Listening on {addr}")));
+    addr
+}
+
+fn read_line_within(r: &mut BufReader<TcpStream>) -> String {
+    r.get_ref().set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).expect("a line before the deadline");
+    line
+}
+
+#[test]
+fn server_shows_a_raw_clients_message_with_host_and_port_and_answers_it() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+
+    let mut peer = TcpStream::connect(addr).unwrap();
+    let me = peer.local_addr().unwrap();
+    peer.write_all(b"/name zed\nhello from the test\n").unwrap();
+    wait_for(&mut h, "the message", |h| has_text(h, "hello from the test"));
+
+    let line = h.get_by_label_contains("hello from the test").value().unwrap_or_default();
+    assert!(line.contains(&format!("({me})")), "no ip:port in {line:?}");
+    assert!(line.contains("zed"), "no display name in {line:?}");
+    let host = line.split_whitespace().nth(1).unwrap_or_default();
+    assert!(host == "localhost" || host == "127.0.0.1", "no host in {line:?}");
+    wait_for(&mut h, "the client list", |h| has_text(h, "Clients (1)"));
+
+    // Duplex: the send box is live and Enter sends to everyone.
+    let edit = h.get_by_label("Message");
+    assert!(!edit.accesskit_node().is_disabled());
+    edit.focus();
+    h.run_steps(1);
+    h.get_by_label("Message").type_text("welcome, zed");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert_eq!(read_line_within(&mut r).trim_end(), "welcome, zed");
+    wait_for(&mut h, "our own line", |h| has_text(h, "you -> everyone: welcome, zed"));
+
+    // Disconnect from the list closes the client's connection.
+    h.get_by_label("Disconnect").click();
+    wait_for(&mut h, "the list to empty", |h| has_text(h, "Clients (0)"));
+    let mut rest = String::new();
+    let n = r.read_line(&mut rest).expect("EOF, not an error");
+    assert_eq!(n, 0, "still connected: {rest:?}");
+}
+
+#[test]
+fn client_sends_typed_text_on_enter_and_keeps_focus() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel::<String>();
+    let (conn_tx, conn_rx) = mpsc::channel::<TcpStream>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(2) {
+            let Ok(conn) = conn else { return };
+            let _ = conn_tx.send(conn.try_clone().unwrap());
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(conn).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+    });
+
+    let mut h = app();
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    set_field(&mut h, "Server host", "127.0.0.1");
+    set_field(&mut h, "Server port", &port.to_string());
+    set_field(&mut h, "Your name", "tess");
+    h.get_by_label("Connect").click();
+    wait_for(&mut h, "the connection", |h| h.state().in_chat());
+    wait_for(&mut h, "focus on the send box", |h| h.get_by_label("Message").is_focused());
+
+    h.get_by_label("Message").type_text("hi server");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    let deadline = Instant::now() + DEADLINE;
+    let mut got = Vec::new();
+    while !got.iter().any(|l| l == "hi server") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        got.push(rx.recv_timeout(left).unwrap_or_else(|_| panic!("server got only {got:?}")));
+    }
+    assert!(got.contains(&"/name tess".to_string()), "{got:?}");
+    wait_for(&mut h, "focus kept after sending", |h| h.get_by_label("Message").is_focused());
+    assert_eq!(h.get_by_label("Message").value().unwrap_or_default(), "");
+
+    // The server goes away: a clear state and a Reconnect that works.
+    let conn = conn_rx.recv_timeout(DEADLINE).unwrap();
+    conn.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(conn);
+    wait_for(&mut h, "the server-gone state", |h| has_text(h, "The server went away"));
+    assert!(h.get_by_label("Message").accesskit_node().is_disabled());
+    h.get_by_label("Reconnect").click();
+    wait_for(&mut h, "the reconnection", |h| {
+        h.state().session.as_ref().is_some_and(|s| s.phase == Phase::Live)
+    });
+    conn_rx.recv_timeout(DEADLINE).expect("a second connection");
+}
+
+#[test]
+fn one_way_disables_the_send_box_and_duplex_enables_it() {
+    let mut h = app();
+    start_server(&mut h, "one-way");
+    assert!(h.get_by_label("Message").accesskit_node().is_disabled());
+    assert!(has_text(&h, "One-way mode: clients talk, the server only listens"));
+    assert!(h.query_by_label("To").is_none(), "no target choice in one-way mode");
+
+    h.get_by_label("Stop server").click();
+    wait_for(&mut h, "the stop", |h| has_text(h, "Server stopped."));
+    h.get_by_label("Back to start").click();
+    h.run_steps(2);
+    start_server(&mut h, "room");
+    assert!(!h.get_by_label("Message").accesskit_node().is_disabled());
+    assert!(!has_text(&h, "One-way mode"));
+    assert!(h.query_by_label("To").is_some());
+}
+
+#[test]
+fn a_port_in_use_is_reported_in_words_and_the_user_can_retry() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut h = app();
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    set_field(&mut h, "Listen host", "127.0.0.1");
+    set_field(&mut h, "Listen port", &port.to_string());
+    h.get_by_label("Start server").click();
+    wait_for(&mut h, "the error", |h| has_text(h, "port already in use"));
+    let err = h.get_by_label_contains("port already in use").value().unwrap_or_default();
+    assert!(err.starts_with("Could not start the server"), "{err}");
+    assert!(!h.state().in_chat());
+
+    // Fix the port and go again.
+    set_field(&mut h, "Listen port", "0");
+    assert!(!h.get_by_label("Start server").accesskit_node().is_disabled());
+    h.get_by_label("Start server").click();
+    wait_for(&mut h, "the retry to listen", |h| h.state().in_chat());
+}
+
+#[test]
+fn fields_are_checked_as_typed() {
+    let mut h = app();
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    set_field(&mut h, "Server host", "");
+    assert!(has_text(&h, "host is empty"));
+    assert!(h.get_by_label("Connect").accesskit_node().is_disabled());
+    set_field(&mut h, "Server host", "127.0.0.1");
+    set_field(&mut h, "Server port", "70000");
+    assert!(has_text(&h, "port out of range"));
+    assert!(h.get_by_label("Connect").accesskit_node().is_disabled());
+    set_field(&mut h, "Server port", "7000");
+    assert!(!h.get_by_label("Connect").accesskit_node().is_disabled());
+}
+
+#[test]
+fn a_hundred_thousand_entries_lay_out_only_the_visible_rows() {
+    let mut h = app();
+    start_server(&mut h, "duplex");
+    let from = std::sync::Arc::new(Peer::new(1, "127.0.0.1:5555".parse().unwrap()));
+    {
+        let s = h.state_mut().session.as_mut().unwrap();
+        for i in 0..100_000u64 {
+            s.apply(Event::Message(Message {
+                seq: i,
+                time: sockchat::model::now(),
+                origin: Origin::Remote { from: from.clone(), relayed: false },
+                text: format!("message number {i}"),
+                truncated: false,
+            }));
+        }
+    }
+    let t = Instant::now();
+    h.run_steps(3);
+    let per_frame = t.elapsed() / 3;
+    // The view follows the end, and only a screenful of rows exists in the UI tree.
+    assert!(has_text(&h, "message number 99999"));
+    let rows = h.query_all_by_label_contains("message number ").count();
+    assert!(rows > 10 && rows < 200, "{rows} rows laid out");
+    assert!(per_frame < Duration::from_secs(2), "a frame took {per_frame:?}");
+}
+
+#[test]
+fn save_transcript_falls_back_to_a_path_and_writes_json_lines() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all(b"line to keep\n").unwrap();
+    wait_for(&mut h, "the message", |h| has_text(h, "line to keep"));
+
+    let dir = std::env::temp_dir().join(format!("sockchat-gui-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.jsonl");
+    h.get_by_label("Save transcript...").click();
+    h.run_steps(2);
+    h.get_by_label("JSON lines").click();
+    h.run_steps(1);
+    set_field(&mut h, "File", path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    wait_for(&mut h, "the save", |h| has_text(h, "Saved "));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let msgs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "message")
+        .collect();
+    assert_eq!(msgs.len(), 1, "{text}");
+    assert_eq!(msgs[0]["text"], "line to keep");
+    assert_eq!(msgs[0]["peer"]["addr"], peer.local_addr().unwrap().to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
