@@ -150,6 +150,48 @@ pub fn encode_line(text: &str) -> Vec<u8> {
     v
 }
 
+/// The decoder's promises, checked on one input: shared by the fuzz target (`fuzz/`) and the corpus
+/// regression test (`tests/fuzz_corpus.rs`). Panics when a promise is broken.
+///
+/// The first byte picks the line limit, the second seeds how the rest is cut into reads.
+#[doc(hidden)]
+pub fn check(data: &[u8]) {
+    let [limit, seed, rest @ ..] = data else { return };
+    let max = if limit & 0x80 != 0 { DEFAULT_MAX_LINE } else { usize::from(*limit) + 1 };
+    let decode = |chunks: &mut dyn Iterator<Item = &[u8]>| {
+        let mut d = LineDecoder::new(max);
+        let mut lines = Vec::new();
+        for c in chunks {
+            d.feed(c, &mut |l| lines.push(l));
+            assert!(d.pending() <= max, "held {} bytes over the limit {max}", d.pending());
+        }
+        d.finish(&mut |l| lines.push(l));
+        lines
+    };
+    let whole = decode(&mut std::iter::once(rest));
+    // Read sizes from a small LCG: 1 to 17 bytes, so line ends and UTF-8 sequences straddle reads.
+    let mut state = u32::from(*seed) | 1;
+    let mut at = 0;
+    let mut pieces = Vec::new();
+    while at < rest.len() {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let n = (1 + (state >> 16) as usize % 17).min(rest.len() - at);
+        pieces.push(&rest[at..at + n]);
+        at += n;
+    }
+    let split = decode(&mut pieces.into_iter());
+    assert_eq!(whole, split, "the way bytes are split into reads changed the lines");
+    for l in &whole {
+        assert!(!l.text.trim().is_empty(), "blank line delivered");
+        assert!(!l.text.chars().any(char::is_control), "control character reached the text: {:?}", l.text);
+        assert!(!l.text.contains(['\n', '\r']));
+        // What peers say beyond plain lines must parse without panicking, whatever the text.
+        let _ = crate::protocol::parse_relay(&l.text);
+        let _ = crate::protocol::parse_name(&l.text);
+        let _ = crate::addr::parse_host_port(&l.text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

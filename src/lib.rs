@@ -8,6 +8,7 @@ pub mod addr;
 pub mod cli;
 pub mod codec;
 pub mod engine;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod headless;
 pub mod log;

@@ -2,7 +2,6 @@ use clap::Parser;
 
 use sockchat::cli::{Cli, Role};
 use sockchat::engine::Engine;
-use sockchat::gui::StartRequest;
 use sockchat::headless::{self, Format};
 use sockchat::log::EventLog;
 
@@ -42,17 +41,24 @@ fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Co
 }
 
 /// Opens the window: on the start screen, or already started when a role was given.
+#[cfg(feature = "gui")]
 fn sockchat_gui(role: Option<Role>) -> i32 {
     let start = match role {
         None => None,
         Some(Role::Server(s)) => match s.config() {
-            Ok(cfg) => Some(StartRequest::Server(cfg)),
+            Ok(cfg) => Some(sockchat::gui::StartRequest::Server(cfg)),
             Err(e) => {
                 eprintln!("sockchat: {e}");
                 return 2;
             }
         },
-        Some(Role::Client(c)) => Some(StartRequest::Client(c.config())),
+        Some(Role::Client(c)) => Some(sockchat::gui::StartRequest::Client(c.config())),
     };
     sockchat::gui::run(start)
+}
+
+#[cfg(not(feature = "gui"))]
+fn sockchat_gui(_role: Option<Role>) -> i32 {
+    eprintln!("sockchat: built without the window (feature `gui`); add --headless");
+    2
 }
