@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
@@ -43,6 +43,9 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
 
 struct Client {
     out: Sender<Bytes>,
+    /// Lines in `out` not yet taken by the writer. Counted here rather than bounding the channel, because a
+    /// bounded channel allocates every slot up front: that was 24 KiB per client at 1024 lines.
+    queued: Arc<AtomicUsize>,
     stream: TcpStream,
     reason: ReasonSlot,
 }
@@ -55,14 +58,16 @@ impl Client {
 
     /// Queues without blocking; a full queue means the peer is not reading, so it is closed.
     fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
-        match self.out.try_send(bytes.clone()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.close(DisconnectReason::Policy(format!("not reading: {cap} lines waiting to be sent")));
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => false,
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= cap.max(1) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.close(DisconnectReason::Policy(format!("not reading: {cap} lines waiting to be sent")));
+            return false;
         }
+        if self.out.send(bytes.clone()).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 }
 
@@ -191,17 +196,18 @@ impl Shared {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(Peer::new(id, addr))));
         let reason: ReasonSlot = Arc::default();
-        let (tx, rx) = crossbeam_channel::bounded(self.cfg.send_queue.max(1));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
         // Connected goes out before the reader exists, so it precedes every message of this peer.
         self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
-        st.clients.insert(id, Client { out: tx, stream, reason: reason.clone() });
+        st.clients.insert(id, Client { out: tx, queued: queued.clone(), stream, reason: reason.clone() });
         drop(st);
 
         let timeout = self.cfg.send_timeout;
         let w_reason = reason.clone();
         let writer = std::thread::Builder::new()
             .name(format!("sockchat-w{id}"))
-            .spawn(move || write_loop(&rx, writer_stream, &w_reason, timeout));
+            .spawn(move || write_loop(&rx, &queued, writer_stream, &w_reason, timeout));
         let reader = writer.and_then(|w| {
             self.keep_thread(w);
             let sh = self.clone();
@@ -360,18 +366,29 @@ impl Shared {
 }
 
 /// Sends queued lines, several per `write` when they pile up, so a busy room costs fewer syscalls.
-fn write_loop(rx: &Receiver<Bytes>, mut stream: TcpStream, reason: &ReasonSlot, timeout: Duration) {
+fn write_loop(
+    rx: &Receiver<Bytes>,
+    queued: &AtomicUsize,
+    mut stream: TcpStream,
+    reason: &ReasonSlot,
+    timeout: Duration,
+) {
     const BATCH: usize = 64 * 1024;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::new();
     while let Ok(first) = rx.recv() {
         batch.clear();
         batch.extend_from_slice(&first);
+        let mut taken = 1;
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(more) => {
+                    batch.extend_from_slice(&more);
+                    taken += 1;
+                }
                 Err(_) => break,
             }
         }
+        queued.fetch_sub(taken, Ordering::Relaxed);
         if let Err(e) = stream.write_all(&batch) {
             let why = match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
