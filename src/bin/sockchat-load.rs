@@ -1,0 +1,904 @@
+//! Load generator: measures sockchat (and ncat, on the same load) for BENCHMARKS.md.
+//!
+//! Every mode is bounded by `--timeout`, talks to 127.0.0.1 only, and stops the servers it started. Servers
+//! are started as child processes with stdout piped into this tool, which is how it knows when a server has
+//! printed every line. `latency` and `window` run the library in-process instead, because what they measure
+//! (the engine's event channel, the transcript) has no wire to watch.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use memchr::memmem;
+
+/// Every payload line starts with this, so output lines that carry a payload are easy to count.
+const MARK: &str = "@ld@";
+
+type Res<T> = Result<T, String>;
+
+#[derive(Parser)]
+#[command(
+    name = "sockchat-load",
+    about = "Load and latency measurements for sockchat vs ncat (see BENCHMARKS.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// C clients x K lines to a one-way server that prints them; msgs/s until all are printed.
+    Ingest(LoadArgs),
+    /// C clients x K lines into a room; every client reads the others' lines; deliveries/s, line integrity.
+    Relay(LoadArgs),
+    /// In-process: a TCP client writes a line, time until the engine's event channel yields the message.
+    Latency(LatencyArgs),
+    /// Wire round trip through a room server: client A writes, client B reads; p50/p99.
+    Rtt(RttArgs),
+    /// Many clients connected at once, each sends a few lines; server RSS.
+    Many(LoadArgs),
+    /// Memory per stored message in a transcript of N messages.
+    Window(WindowArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Target {
+    Sockchat,
+    Ncat,
+    /// sockchat then ncat, alternating per run, with the ratio of their medians.
+    Both,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    #[arg(long, value_enum, default_value_t = Target::Both)]
+    target: Target,
+    /// Repetitions per target; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Give up on one run after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// The sockchat binary (default: next to this tool, rebuilt first when run through cargo).
+    #[arg(long)]
+    sockchat: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct LoadArgs {
+    /// Clients.
+    #[arg(short, long, default_value_t = 100)]
+    clients: usize,
+    /// Lines per client.
+    #[arg(short, long, default_value_t = 10_000)]
+    lines: usize,
+    /// Bytes per line on the wire, newline included.
+    #[arg(short = 'L', long, default_value_t = 64)]
+    len: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Clone)]
+struct LatencyArgs {
+    /// Messages, sent one at a time (each waits for the previous one to arrive).
+    #[arg(short, long, default_value_t = 10_000)]
+    messages: usize,
+    /// Unmeasured messages first.
+    #[arg(long, default_value_t = 1_000)]
+    warmup: usize,
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+#[derive(Args, Clone)]
+struct RttArgs {
+    #[arg(short, long, default_value_t = 10_000)]
+    messages: usize,
+    #[arg(long, default_value_t = 1_000)]
+    warmup: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Clone)]
+struct WindowArgs {
+    #[arg(short, long, default_value_t = 1_000_000)]
+    messages: usize,
+    /// Bytes of text per message.
+    #[arg(short = 'L', long, default_value_t = 63)]
+    len: usize,
+}
+
+fn main() {
+    sockchat::model::init_local_offset();
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Mode::Ingest(a) => ingest(&a),
+        Mode::Relay(a) => relay(&a),
+        Mode::Latency(a) => latency(&a),
+        Mode::Rtt(a) => rtt(&a),
+        Mode::Many(a) => many(&a),
+        Mode::Window(a) => window(&a),
+    };
+    if let Err(e) = res {
+        eprintln!("sockchat-load: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Servers as child processes
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Sockchat,
+    Ncat,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Sockchat => "sockchat",
+            Kind::Ncat => "ncat",
+        }
+    }
+}
+
+fn kinds(t: Target, runs: usize) -> Vec<Kind> {
+    let each: &[Kind] = match t {
+        Target::Sockchat => &[Kind::Sockchat],
+        Target::Ncat => &[Kind::Ncat],
+        Target::Both => &[Kind::Sockchat, Kind::Ncat],
+    };
+    (0..runs.max(1)).flat_map(|_| each.iter().copied()).collect()
+}
+
+/// The sockchat binary to start; when run through `cargo load` it is rebuilt first so it matches the source.
+fn sockchat_bin(c: &Common) -> Res<PathBuf> {
+    if let Some(p) = &c.sockchat {
+        return Ok(p.clone());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let bin = exe.with_file_name("sockchat");
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let release = exe.parent().and_then(|d| d.file_name()).is_some_and(|n| n == "release");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--bin", "sockchat"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let st = cmd.status().map_err(|e| format!("cannot run cargo build: {e}"))?;
+        if !st.success() {
+            return Err("cargo build --bin sockchat failed".into());
+        }
+    }
+    if !bin.exists() {
+        return Err(format!(
+            "{} not found: run `cargo build --release` first or pass --sockchat",
+            bin.display()
+        ));
+    }
+    Ok(bin)
+}
+
+fn free_port() -> Res<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// A server child whose stdout is counted: `counts[i]` is how many times `patterns[i]` has appeared.
+struct Server {
+    child: Child,
+    /// Held open and never written: both servers would act on end of input.
+    _stdin: Option<ChildStdin>,
+    counts: Arc<Vec<AtomicU64>>,
+    reader: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(program: &PathBuf, args: &[String], port: u16, patterns: &[&str]) -> Res<Server> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let counts: Arc<Vec<AtomicU64>> = Arc::new(patterns.iter().map(|_| AtomicU64::new(0)).collect());
+        let pats: Vec<Vec<u8>> = patterns.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let c = counts.clone();
+        let reader = std::thread::spawn(move || count_output(stdout, &pats, &c));
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let srv = Server { _stdin: child.stdin.take(), child, counts, reader: Some(reader), addr };
+        // Up once the port is in LISTEN state. Not probed with a connection: `ncat --chat` quits when a
+        // client is gone before it asks for the client's address.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !listening(port) {
+            if Instant::now() > deadline {
+                return Err(format!("{} did not start listening on {}", program.display(), srv.addr));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(srv)
+    }
+
+    fn sockchat(bin: &PathBuf, port: u16, mode: &str, max_clients: usize, patterns: &[&str]) -> Res<Server> {
+        let args = [
+            "server".into(),
+            format!("127.0.0.1:{port}"),
+            "--mode".into(),
+            mode.into(),
+            "--headless".into(),
+            "--room-rate".into(),
+            "0".into(),
+            "--max-clients".into(),
+            max_clients.to_string(),
+        ];
+        Self::start(bin, &args, port, patterns)
+    }
+
+    /// `ncat -lk` (one-way: clients' bytes to stdout) or `ncat -l --chat` (room).
+    fn ncat(port: u16, chat: bool, max_clients: usize, patterns: &[&str]) -> Res<Server> {
+        let mut args: Vec<String> = vec!["-l".into()];
+        args.push(if chat { "--chat".into() } else { "-k".into() });
+        args.extend(["-m".into(), max_clients.to_string(), "127.0.0.1".into(), port.to_string()]);
+        Self::start(&PathBuf::from("ncat"), &args, port, patterns)
+    }
+
+    fn count(&self, i: usize) -> u64 {
+        self.counts[i].load(Ordering::Relaxed)
+    }
+
+    /// Waits until pattern `i` has appeared `n` times; false at the deadline.
+    fn wait_count(&self, i: usize, n: u64, deadline: Instant) -> bool {
+        while self.count(i) < n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        true
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// True when a socket listens on 127.0.0.1:`port` (state 0A in /proc/net/tcp).
+fn listening(port: u16) -> bool {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| {
+        t.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
+    })
+}
+
+/// Counts patterns in whole output lines (a pattern never spans lines, so chunking cannot split one).
+fn count_output(mut r: impl Read, pats: &[Vec<u8>], counts: &[AtomicU64]) {
+    let finders: Vec<memmem::Finder<'_>> = pats.iter().map(|p| memmem::Finder::new(p)).collect();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut have = 0;
+    loop {
+        if have == buf.len() {
+            have = 0; // one line longer than the buffer: not one of ours
+        }
+        let n = match r.read(&mut buf[have..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        have += n;
+        let Some(last) = memchr::memrchr(b'\n', &buf[..have]) else { continue };
+        let done = &buf[..=last];
+        for (f, c) in finders.iter().zip(counts) {
+            c.fetch_add(f.find_iter(done).count() as u64, Ordering::Relaxed);
+        }
+        buf.copy_within(last + 1..have, 0);
+        have -= last + 1;
+    }
+}
+
+/// `(VmRSS, VmHWM, Threads)` of a process, in KiB and threads.
+fn proc_status(pid: u32) -> Option<(u64, u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let l = s.lines().find(|l| l.starts_with(name))?;
+        l[name.len()..].split_whitespace().next()?.parse().ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?, field("Threads:")?))
+}
+
+/// User + system CPU seconds a process has used (clock ticks at the usual 100 Hz).
+fn proc_cpu(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) / 100.0)
+}
+
+fn connect(addr: SocketAddr) -> Res<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// One payload line: `@ld@c00001 n0000042 xxxx...\n`, exactly `len` bytes.
+fn payload_line(client: usize, seq: usize, len: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    let _ = write!(out, "{MARK}c{client:05} n{seq:07} ");
+    while out.len() - start < len.saturating_sub(1) {
+        out.push(b'x');
+    }
+    out.push(b'\n');
+}
+
+/// A received payload's sender and sequence number, if the text is one whole payload line.
+fn parse_payload(text: &[u8], len: usize) -> Option<(usize, usize)> {
+    if text.len() != len - 1 || !text.starts_with(MARK.as_bytes()) {
+        return None;
+    }
+    let s = std::str::from_utf8(text).ok()?;
+    let rest = s[MARK.len()..].strip_prefix('c')?;
+    let (c, rest) = rest.split_once(" n")?;
+    let (n, pad) = rest.split_once(' ')?;
+    if !pad.bytes().all(|b| b == b'x') {
+        return None;
+    }
+    Some((c.parse().ok()?, n.parse().ok()?))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// Prints each target's median rate and, with both, sockchat's rate as a multiple of ncat's.
+fn summary(unit: &str, results: &[(Kind, f64)]) {
+    let mut med = Vec::new();
+    for k in [Kind::Sockchat, Kind::Ncat] {
+        let mut v: Vec<f64> = results.iter().filter(|r| r.0 == k).map(|r| r.1).collect();
+        if !v.is_empty() {
+            let n = v.len();
+            let m = median(&mut v);
+            println!("median {:>8}: {:>12.0} {unit} ({n} runs)", k.name(), m);
+            med.push((k, m));
+        }
+    }
+    if let [(_, s), (_, n)] = med[..] {
+        println!("ratio sockchat/ncat: {:.2}", s / n);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ingest
+
+fn ingest(a: &LoadArgs) -> Res<()> {
+    let bin = sockchat_bin(&a.common)?;
+    let total = (a.clients * a.lines) as u64;
+    println!(
+        "ingest: {} clients x {} lines x {} bytes = {} msgs, {:.1} MB",
+        a.clients,
+        a.lines,
+        a.len,
+        total,
+        (total as usize * a.len) as f64 / 1e6
+    );
+    let mut results = Vec::new();
+    for kind in kinds(a.common.target, a.common.runs) {
+        let port = free_port()?;
+        // sockchat labels each line, so count payload lines; ncat copies bytes, so count newlines.
+        let srv = match kind {
+            Kind::Sockchat => Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK])?,
+            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
+        };
+        let (wall, cpu, got) = ingest_once(&srv, a)?;
+        let rate = got as f64 / wall;
+        let ok = if got >= total { "" } else { "  INCOMPLETE (timeout)" };
+        println!(
+            "{:>8}: {:>7.3} s  {:>10.0} msgs/s  {:>7.1} MB/s  server cpu {:>5.2} s{ok}",
+            kind.name(),
+            wall,
+            rate,
+            rate * a.len as f64 / 1e6,
+            cpu
+        );
+        if got >= total {
+            results.push((kind, rate));
+        }
+    }
+    summary("msgs/s", &results);
+    Ok(())
+}
+
+/// Connects every client, releases them together, and times until the server has printed every line.
+fn ingest_once(srv: &Server, a: &LoadArgs) -> Res<(f64, f64, u64)> {
+    let total = (a.clients * a.lines) as u64;
+    let streams: Vec<TcpStream> = (0..a.clients).map(|_| connect(srv.addr)).collect::<Res<_>>()?;
+    let go = Arc::new(Barrier::new(a.clients + 1));
+    let mut senders = Vec::new();
+    for (i, mut s) in streams.into_iter().enumerate() {
+        let go = go.clone();
+        let (lines, len) = (a.lines, a.len);
+        senders.push(std::thread::spawn(move || {
+            let mut data = Vec::with_capacity(lines * len);
+            for n in 0..lines {
+                payload_line(i, n, len, &mut data);
+            }
+            go.wait();
+            let start = Instant::now();
+            let r = s.write_all(&data);
+            (s, r, start)
+        }));
+    }
+    let cpu0 = proc_cpu(srv.pid()).unwrap_or(0.0);
+    go.wait();
+    srv.wait_count(0, total, Instant::now() + Duration::from_secs(a.common.timeout));
+    let end = Instant::now();
+    let cpu = proc_cpu(srv.pid()).unwrap_or(0.0) - cpu0;
+    let got = srv.count(0);
+    // Timed from the first client's first write: after the barrier this thread may be scheduled late.
+    let mut t0 = end;
+    let mut streams = Vec::new();
+    for h in senders {
+        let (s, r, start) = h.join().map_err(|_| "sender thread panicked")?;
+        r.map_err(|e| format!("send failed: {e}"))?;
+        t0 = t0.min(start);
+        streams.push(s);
+    }
+    Ok(((end - t0).as_secs_f64(), cpu, got))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// relay
+
+#[derive(Default, Debug)]
+struct Integrity {
+    /// Payload lines received.
+    lines: u64,
+    /// Payload lines not whole (cut, joined, or carrying a label in the middle).
+    broken: u64,
+    /// Whole lines whose label names another client.
+    mislabeled: u64,
+    /// Whole lines with no label at all (ncat labels each read chunk, so later lines of a chunk have none).
+    unlabeled: u64,
+    /// Lines from one sender that arrived out of its order.
+    reordered: u64,
+}
+
+fn relay(a: &LoadArgs) -> Res<()> {
+    let bin = sockchat_bin(&a.common)?;
+    let deliveries = (a.clients * (a.clients - 1) * a.lines) as u64;
+    println!(
+        "relay: {} clients x {} lines x {} bytes = {} deliveries",
+        a.clients, a.lines, a.len, deliveries
+    );
+    let mut results = Vec::new();
+    for kind in kinds(a.common.target, a.common.runs) {
+        let port = free_port()?;
+        let srv = match kind {
+            Kind::Sockchat => Server::sockchat(&bin, port, "room", a.clients + 16, &["* connected:"])?,
+            Kind::Ncat => Server::ncat(port, true, a.clients + 16, &[])?,
+        };
+        let (wall, cpu, integ, done) = relay_once(kind, &srv, a)?;
+        let rate = integ.lines as f64 / wall;
+        let ok = if done { "" } else { "  INCOMPLETE (timeout or server closed a client)" };
+        println!(
+            "{:>8}: {:>7.3} s  {:>10.0} deliveries/s  server cpu {:>5.2} s  lines {} broken {} mislabeled {} unlabeled {} reordered {}{ok}",
+            kind.name(),
+            wall,
+            rate,
+            cpu,
+            integ.lines,
+            integ.broken,
+            integ.mislabeled,
+            integ.unlabeled,
+            integ.reordered
+        );
+        if done {
+            results.push((kind, rate));
+        }
+    }
+    summary("deliveries/s", &results);
+    Ok(())
+}
+
+fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrity, bool)> {
+    let c = a.clients;
+    let streams: Vec<TcpStream> = (0..c).map(|_| connect(srv.addr)).collect::<Res<_>>()?;
+    let ports: Vec<u16> = streams.iter().map(|s| s.local_addr().map(|a| a.port()).unwrap_or(0)).collect();
+    // Everyone must be in the room before anyone speaks, or early lines miss late joiners.
+    let joined = Instant::now() + Duration::from_secs(10);
+    match kind {
+        Kind::Sockchat => {
+            if !srv.wait_count(0, c as u64, joined) {
+                return Err("not every client was admitted to the room".into());
+            }
+        }
+        Kind::Ncat => std::thread::sleep(Duration::from_millis(500)),
+    }
+    let ports = Arc::new(ports);
+    let go = Arc::new(Barrier::new(2 * c + 1));
+    let mut handles = Vec::new();
+    for (i, s) in streams.into_iter().enumerate() {
+        let mut w = s.try_clone().map_err(|e| format!("clone socket: {e}"))?;
+        let (go_w, go_r) = (go.clone(), go.clone());
+        let (lines, len, timeout) = (a.lines, a.len, a.common.timeout);
+        let ports = ports.clone();
+        let sender = std::thread::spawn(move || {
+            let mut data = Vec::with_capacity(lines * len);
+            for n in 0..lines {
+                payload_line(i, n, len, &mut data);
+            }
+            go_w.wait();
+            let start = Instant::now();
+            let _ = w.write_all(&data);
+            start
+        });
+        let reader = std::thread::spawn(move || {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(timeout)));
+            go_r.wait();
+            let want = ((c - 1) * lines) as u64;
+            let r = read_relayed(s, i, want, len, &ports, Instant::now() + Duration::from_secs(timeout));
+            (r, Instant::now())
+        });
+        handles.push((sender, reader));
+    }
+    let cpu0 = proc_cpu(srv.pid()).unwrap_or(0.0);
+    go.wait();
+    let mut integ = Integrity::default();
+    let mut t0: Option<Instant> = None;
+    let mut last: Option<Instant> = None;
+    let mut done = true;
+    for (sender, reader) in handles {
+        // Timed from the first client's first write to the last client's last line.
+        let start = sender.join().map_err(|_| "sender thread panicked")?;
+        t0 = Some(t0.map_or(start, |t| t.min(start)));
+        let ((i, complete), end) = reader.join().map_err(|_| "reader thread panicked")?;
+        integ.lines += i.lines;
+        integ.broken += i.broken;
+        integ.mislabeled += i.mislabeled;
+        integ.unlabeled += i.unlabeled;
+        integ.reordered += i.reordered;
+        done &= complete;
+        last = Some(last.map_or(end, |t| t.max(end)));
+    }
+    let cpu = proc_cpu(srv.pid()).unwrap_or(0.0) - cpu0;
+    let wall = match (t0, last) {
+        (Some(a), Some(b)) => (b - a).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    Ok((wall, cpu, integ, done))
+}
+
+/// Reads until `want` payload lines have arrived, checking each: whole, labeled with its real sender, in order.
+///
+/// sockchat labels with `[from ADDR HOST NAME] `; ncat `--chat` with `<userN> `, where N is its file
+/// descriptor, so for ncat a label is checked for naming the same client every time it appears.
+fn read_relayed(
+    mut s: TcpStream,
+    me: usize,
+    want: u64,
+    len: usize,
+    ports: &[u16],
+    deadline: Instant,
+) -> (Integrity, bool) {
+    let mut integ = Integrity::default();
+    let mut next_seq = vec![0usize; ports.len()];
+    let mut ncat_labels: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut have = 0;
+    let mark = memmem::Finder::new(MARK);
+    while integ.lines < want && Instant::now() < deadline {
+        if have == buf.len() {
+            have = 0;
+        }
+        let n = match s.read(&mut buf[have..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        have += n;
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
+            let line = &buf[start..start + nl];
+            start += nl + 1;
+            if mark.find(line).is_none() {
+                continue; // announcements, server notes
+            }
+            integ.lines += 1;
+            if me == 0 && integ.lines < 4 && std::env::var_os("SOCKCHAT_LOAD_DUMP").is_some() {
+                eprintln!("client 0 got: {}", String::from_utf8_lossy(line));
+            }
+            let (label_ok, text) =
+                if let Some(r) = std::str::from_utf8(line).ok().and_then(sockchat::protocol::parse_relay) {
+                    let from = ports.iter().position(|p| *p == r.addr.port());
+                    (Some(from), r.text.as_bytes())
+                } else if line.starts_with(b"<") {
+                    match memmem::find(line, b"> ") {
+                        Some(p) => (None, &line[p + 2..]),
+                        None => (Some(None), line),
+                    }
+                } else {
+                    (Some(None), line)
+                };
+            let bare = label_ok == Some(None) && text.len() == line.len();
+            let Some((sender, seq)) = parse_payload(text, len).filter(|(c, _)| *c < ports.len() && *c != me)
+            else {
+                integ.broken += 1;
+                continue;
+            };
+            let named = match label_ok {
+                Some(from) => from == Some(sender),
+                None => {
+                    let label = line[..line.len() - text.len()].to_vec();
+                    *ncat_labels.entry(label).or_insert(sender) == sender
+                }
+            };
+            if bare {
+                integ.unlabeled += 1;
+            } else if !named {
+                integ.mislabeled += 1;
+            }
+            if seq != next_seq[sender] {
+                integ.reordered += 1;
+            }
+            next_seq[sender] = seq + 1;
+        }
+        buf.copy_within(start..have, 0);
+        have -= start;
+    }
+    let _ = s.shutdown(Shutdown::Both);
+    let done = integ.lines >= want;
+    (integ, done)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// latency (in-process) and rtt (over the wire)
+
+fn report_latency(what: &str, mut v: Vec<Duration>) {
+    v.sort_unstable();
+    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)].as_secs_f64() * 1e6;
+    let mean = v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64 * 1e6;
+    println!(
+        "{what}: n={} mean {:.1} us  p50 {:.1} us  p90 {:.1} us  p99 {:.1} us  p99.9 {:.1} us  max {:.1} us",
+        v.len(),
+        mean,
+        p(0.5),
+        p(0.9),
+        p(0.99),
+        p(0.999),
+        p(1.0)
+    );
+}
+
+/// The path a window sees: socket -> reader thread -> decoder -> event channel, timed from the `write`.
+fn latency(a: &LatencyArgs) -> Res<()> {
+    use sockchat::engine::{Engine, Mode as SMode, ServerConfig};
+    use sockchat::model::Event;
+    let cfg = ServerConfig { addr: "127.0.0.1:0".into(), mode: SMode::Duplex, ..ServerConfig::default() };
+    let eng = Engine::server(cfg, None);
+    let deadline = Instant::now() + Duration::from_secs(a.timeout);
+    let rx = eng.events().clone();
+    let next = |rx: &crossbeam_channel::Receiver<Event>| {
+        rx.recv_deadline(deadline).map_err(|_| "timed out waiting for an engine event".to_string())
+    };
+    let addr = loop {
+        match next(&rx)? {
+            Event::Listening { addr, .. } => break addr,
+            Event::Error { text, fatal: true, .. } => return Err(text),
+            _ => {}
+        }
+    };
+    let mut s = connect(addr)?;
+    let mut samples = Vec::with_capacity(a.messages);
+    let mut line = Vec::new();
+    for i in 0..a.warmup + a.messages {
+        line.clear();
+        payload_line(0, i, 64, &mut line);
+        let want = std::str::from_utf8(&line[..line.len() - 1]).map_err(|e| e.to_string())?.to_string();
+        let t0 = Instant::now();
+        s.write_all(&line).map_err(|e| format!("write: {e}"))?;
+        loop {
+            if let Event::Message(m) = next(&rx)?
+                && m.text == want
+            {
+                break;
+            }
+        }
+        if i >= a.warmup {
+            samples.push(t0.elapsed());
+        }
+    }
+    drop(s);
+    eng.stop();
+    report_latency("engine latency (write -> Event::Message on the channel)", samples);
+    Ok(())
+}
+
+/// Client A writes a line into a room, client B reads it back: both servers' relay path, end to end.
+fn rtt(a: &RttArgs) -> Res<()> {
+    let bin = sockchat_bin(&a.common)?;
+    for kind in kinds(a.common.target, a.common.runs) {
+        let port = free_port()?;
+        let srv = match kind {
+            Kind::Sockchat => Server::sockchat(&bin, port, "room", 16, &["* connected:"])?,
+            Kind::Ncat => Server::ncat(port, true, 16, &[])?,
+        };
+        let mut tx = connect(srv.addr)?;
+        let mut rx = connect(srv.addr)?;
+        match kind {
+            Kind::Sockchat => {
+                srv.wait_count(0, 2, Instant::now() + Duration::from_secs(10));
+            }
+            Kind::Ncat => std::thread::sleep(Duration::from_millis(300)),
+        }
+        let deadline = Instant::now() + Duration::from_secs(a.common.timeout);
+        let _ = rx.set_read_timeout(Some(Duration::from_secs(a.common.timeout)));
+        let mut samples = Vec::with_capacity(a.messages);
+        let mut line = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pending = Vec::new();
+        let mark = memmem::Finder::new(MARK);
+        for i in 0..a.warmup + a.messages {
+            if Instant::now() > deadline {
+                return Err(format!("{}: timed out after {i} messages", kind.name()));
+            }
+            line.clear();
+            payload_line(0, i, 64, &mut line);
+            let t0 = Instant::now();
+            tx.write_all(&line).map_err(|e| format!("write: {e}"))?;
+            // Wait for the line carrying this payload; anything else (announcements) is skipped.
+            let tag = format!("n{i:07} ");
+            'got: loop {
+                while let Some(nl) = memchr::memchr(b'\n', &pending) {
+                    let l: Vec<u8> = pending.drain(..=nl).collect();
+                    if mark.find(&l).is_some() && memmem::find(&l, tag.as_bytes()).is_some() {
+                        break 'got;
+                    }
+                }
+                let n = rx.read(&mut buf).map_err(|e| format!("{}: read: {e}", kind.name()))?;
+                if n == 0 {
+                    return Err(format!("{} closed the connection", kind.name()));
+                }
+                pending.extend_from_slice(&buf[..n]);
+            }
+            if i >= a.warmup {
+                samples.push(t0.elapsed());
+            }
+        }
+        report_latency(&format!("{:>8} room round trip (A write -> B read)", kind.name()), samples);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// many
+
+fn many(a: &LoadArgs) -> Res<()> {
+    let bin = sockchat_bin(&a.common)?;
+    let total = (a.clients * a.lines) as u64;
+    println!("many: {} clients at once, {} lines each", a.clients, a.lines);
+    for kind in kinds(a.common.target, a.common.runs) {
+        let port = free_port()?;
+        let srv = match kind {
+            Kind::Sockchat => {
+                Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK, "* connected:"])?
+            }
+            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
+        };
+        let deadline = Instant::now() + Duration::from_secs(a.common.timeout);
+        let t0 = Instant::now();
+        let mut streams = Vec::with_capacity(a.clients);
+        for i in 0..a.clients {
+            streams.push(
+                connect(srv.addr).map_err(|e| format!("client {i}: {e} (is `ulimit -n` high enough?)"))?,
+            );
+        }
+        match kind {
+            Kind::Sockchat => {
+                if !srv.wait_count(1, a.clients as u64, deadline) {
+                    return Err(format!("only {} of {} clients admitted", srv.count(1), a.clients));
+                }
+            }
+            Kind::Ncat => std::thread::sleep(Duration::from_millis(500)),
+        }
+        let connected = t0.elapsed().as_secs_f64();
+        let idle = proc_status(srv.pid());
+        let t1 = Instant::now();
+        let mut line = Vec::new();
+        for n in 0..a.lines {
+            for (i, s) in streams.iter_mut().enumerate() {
+                line.clear();
+                payload_line(i, n, a.len, &mut line);
+                s.write_all(&line).map_err(|e| format!("client {i}: write: {e}"))?;
+            }
+        }
+        let all = srv.wait_count(0, total, deadline);
+        let sent = t1.elapsed().as_secs_f64();
+        let busy = proc_status(srv.pid());
+        let kb = |v: Option<(u64, u64, u64)>| {
+            v.map_or("?".to_string(), |(r, h, t)| {
+                format!("RSS {:.1} MB (peak {:.1} MB), {t} threads", r as f64 / 1024.0, h as f64 / 1024.0)
+            })
+        };
+        println!(
+            "{:>8}: {} connected in {:.2} s; idle: {}; after {} lines {} in {:.2} s: {}",
+            kind.name(),
+            a.clients,
+            connected,
+            kb(idle),
+            srv.count(0),
+            if all { "all delivered" } else { "NOT all delivered" },
+            sent,
+            kb(busy)
+        );
+        drop(streams);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// window
+
+fn rss_kib() -> u64 {
+    proc_status(std::process::id()).map_or(0, |s| s.0)
+}
+
+/// Memory per stored message: RSS growth while a transcript fills with N messages from a few peers.
+fn window(a: &WindowArgs) -> Res<()> {
+    use sockchat::model::{Event, Message, Origin, Peer, Transcript, now};
+    let peers: Vec<Arc<Peer>> =
+        (0..100u16).map(|i| Arc::new(Peer::new(u64::from(i), ([127, 0, 0, 1], 40000 + i).into()))).collect();
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let mut t = Transcript::new();
+    let time = now();
+    let mut line = Vec::new();
+    for i in 0..a.messages {
+        line.clear();
+        payload_line(i % 100, i, a.len + 1, &mut line);
+        line.pop();
+        let text = String::from_utf8(line.clone()).map_err(|e| e.to_string())?;
+        let origin = Origin::Remote { from: peers[i % 100].clone(), relayed: false };
+        t.push(Event::Message(Message { seq: i as u64, time, origin, text, truncated: false }));
+    }
+    let fill = t0.elapsed();
+    let after = rss_kib();
+    let per = (after.saturating_sub(before) * 1024) as f64 / a.messages as f64;
+    println!(
+        "transcript: {} messages of {} bytes in {:.2} s; RSS +{:.1} MB = {:.0} bytes per message (Event is {} bytes inline)",
+        t.message_count(),
+        a.len,
+        fill.as_secs_f64(),
+        after.saturating_sub(before) as f64 / 1024.0,
+        per,
+        std::mem::size_of::<Event>()
+    );
+    Ok(())
+}
