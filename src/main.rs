@@ -43,18 +43,18 @@ fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Co
 /// Opens the window: on the start screen, or already started when a role was given.
 #[cfg(feature = "gui")]
 fn sockchat_gui(role: Option<Role>) -> i32 {
-    let start = match role {
-        None => None,
+    let (start, log) = match role {
+        None => (None, None),
         Some(Role::Server(s)) => match s.config() {
-            Ok(cfg) => Some(sockchat::gui::StartRequest::Server(cfg)),
+            Ok(cfg) => (Some(sockchat::gui::StartRequest::Server(cfg)), s.common.log),
             Err(e) => {
                 eprintln!("sockchat: {e}");
                 return 2;
             }
         },
-        Some(Role::Client(c)) => Some(sockchat::gui::StartRequest::Client(c.config())),
+        Some(Role::Client(c)) => (Some(sockchat::gui::StartRequest::Client(c.config())), c.common.log),
     };
-    sockchat::gui::run(start)
+    sockchat::gui::run(start, log)
 }
 
 #[cfg(not(feature = "gui"))]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use sockchat::gui::{Phase, SockchatApp};
+use sockchat::gui::{Phase, SockchatApp, StartRequest};
 use sockchat::model::{Event, Message, Origin, Peer};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -270,4 +270,47 @@ fn save_transcript_falls_back_to_a_path_and_writes_json_lines() {
     assert_eq!(msgs[0]["text"], "line to keep");
     assert_eq!(msgs[0]["peer"]["addr"], peer.local_addr().unwrap().to_string());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn started_from_the_command_line_it_listens_at_once_and_logs_every_event() {
+    let dir = std::env::temp_dir().join(format!("sockchat-gui-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("events.jsonl");
+    let cfg = sockchat::engine::ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        mode: sockchat::engine::Mode::Room,
+        ..Default::default()
+    };
+    let log_path = log.clone();
+    let mut h = Harness::builder().with_size([1000.0, 700.0]).build_eframe(move |cc| {
+        SockchatApp::with_start(Some(cc), Some(StartRequest::Server(cfg)), Some(log_path))
+            .with_native_dialogs(false)
+    });
+    wait_for(&mut h, "the server to listen", |h| h.state().in_chat());
+    assert_eq!(h.state().settings.mode, sockchat::engine::Mode::Room, "the form remembers what was started");
+    let addr = h.state().session.as_ref().and_then(|s| s.local_addr).unwrap();
+    assert!(h.state().title().starts_with(&format!("sockchat - server on {addr} (room)")));
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all(b"logged line\n").unwrap();
+    wait_for(&mut h, "the message", |h| has_text(h, "logged line"));
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let kinds: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["event"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if kinds.iter().any(|k| k == "message") {
+            assert_eq!(kinds[0], "listening", "{kinds:?}");
+            assert!(kinds.contains(&"connected".to_string()), "{kinds:?}");
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "log has only {kinds:?}");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(h);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,8 @@ pub struct SockchatApp {
     wake: Option<Waker>,
     title: String,
     dark: bool,
+    /// `--log FILE`: every session's events are appended there.
+    log: Option<std::path::PathBuf>,
 }
 
 impl SockchatApp {
@@ -52,12 +54,33 @@ impl SockchatApp {
             wake,
             title: String::new(),
             dark,
+            log: None,
         };
         if let Some(req) = start {
             app.remember(&req);
             app.start(req);
         }
         app
+    }
+
+    /// Like [`Self::new`], starting `start` with `--log` already in effect.
+    pub fn with_start(
+        cc: Option<&eframe::CreationContext<'_>>,
+        start: Option<StartRequest>,
+        log: Option<std::path::PathBuf>,
+    ) -> Self {
+        let mut app = Self::new(cc, None).with_log(log);
+        if let Some(req) = start {
+            app.remember(&req);
+            app.start(req);
+        }
+        app
+    }
+
+    /// Appends every event of every session to `path` as JSON lines (`--log`).
+    pub fn with_log(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.log = path;
+        self
     }
 
     /// Tests turn native file dialogs off so nothing pops up on a developer's desktop.
@@ -88,7 +111,7 @@ impl SockchatApp {
 
     pub fn start(&mut self, req: StartRequest) {
         self.start_error = None;
-        self.session = Some(Session::start(req, self.wake.clone(), self.dark));
+        self.session = Some(Session::start(req, self.wake.clone(), self.dark, self.log.as_deref()));
     }
 
     /// Which screen shows: the chat view once a session has come up, the start screen before.
@@ -163,7 +186,7 @@ impl eframe::App for SockchatApp {
 }
 
 /// Opens the window (already started when `start` is given); returns the process exit code.
-pub fn run(start: Option<StartRequest>) -> i32 {
+pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"));
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("sockchat")
@@ -178,7 +201,7 @@ pub fn run(start: Option<StartRequest>) -> i32 {
     let result = eframe::run_native(
         "sockchat",
         options,
-        Box::new(move |cc| Ok(Box::new(SockchatApp::new(Some(cc), start)))),
+        Box::new(move |cc| Ok(Box::new(SockchatApp::with_start(Some(cc), start, log)))),
     );
     match result {
         Ok(()) => 0,

@@ -247,7 +247,8 @@ impl SaveFlow {
             match rx.try_recv() {
                 Ok(Ok((p, n))) => {
                     self.writing = None;
-                    self.status = Some((true, format!("Saved {n} entries to {}", p.display())));
+                    let what = if n == 1 { "1 entry".to_string() } else { format!("{n} entries") };
+                    self.status = Some((true, format!("Saved {what} to {}", p.display())));
                 }
                 Ok(Err(e)) => {
                     self.writing = None;

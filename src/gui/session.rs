@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::chat::ChatLog;
 use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Waker};
+use crate::log::EventLog;
 use crate::model::{DisconnectReason, Event, Peer, PeerId, Target};
 
 /// What to start: the window opens with one of these from the command line or the start screen.
@@ -77,6 +78,16 @@ pub struct Session {
     /// Last fatal error or disconnect reason, shown when the engine ends.
     last_reason: Option<String>,
     dark: bool,
+    log: LogState,
+}
+
+/// `--log FILE`: opened on a worker thread (no file work on the window's thread); events wait in
+/// `Opening` until it is.
+enum LogState {
+    Off,
+    Opening(crossbeam_channel::Receiver<Result<EventLog, String>>, Vec<Event>),
+    On(EventLog),
+    Failed,
 }
 
 /// Drops an engine on a worker thread: its `Drop` joins threads, which the window must not wait for.
@@ -85,7 +96,13 @@ fn reap(engine: Engine) {
 }
 
 impl Session {
-    pub fn start(request: StartRequest, wake: Option<Waker>, dark: bool) -> Session {
+    /// Starts the engine; `log` names a file every event is appended to as a JSON line.
+    pub fn start(
+        request: StartRequest,
+        wake: Option<Waker>,
+        dark: bool,
+        log: Option<&std::path::Path>,
+    ) -> Session {
         let mut s = Session {
             request,
             engine: None,
@@ -102,7 +119,11 @@ impl Session {
             focus_send: false,
             last_reason: None,
             dark,
+            log: LogState::Off,
         };
+        if let Some(path) = log {
+            s.open_log(path.to_path_buf());
+        }
         s.launch();
         s
     }
@@ -114,6 +135,49 @@ impl Session {
             StartRequest::Server(c) => Engine::server(c.clone(), self.wake.clone()),
             StartRequest::Client(c) => Engine::client(c.clone(), self.wake.clone()),
         });
+    }
+
+    fn open_log(&mut self, path: std::path::PathBuf) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let wake = self.wake.clone();
+        let spawned = std::thread::Builder::new().name("sockchat-log-open".into()).spawn(move || {
+            let r =
+                EventLog::open(&path).map_err(|e| format!("cannot open log file {}: {e}", path.display()));
+            let _ = tx.send(r);
+            if let Some(w) = wake {
+                w();
+            }
+        });
+        self.log = match spawned {
+            Ok(_) => LogState::Opening(rx, Vec::new()),
+            Err(_) => LogState::Failed,
+        };
+    }
+
+    fn record(&mut self, ev: &Event) {
+        match &mut self.log {
+            LogState::On(l) => l.record(ev),
+            LogState::Opening(_, pending) => pending.push(ev.clone()),
+            LogState::Off | LogState::Failed => {}
+        }
+    }
+
+    fn poll_log(&mut self) {
+        let LogState::Opening(rx, pending) = &mut self.log else { return };
+        match rx.try_recv() {
+            Ok(Ok(log)) => {
+                for ev in pending.drain(..) {
+                    log.record(&ev);
+                }
+                self.log = LogState::On(log);
+            }
+            Ok(Err(e)) => {
+                self.log = LogState::Failed;
+                self.chat.push_line(&format!("! {e}"), self.dark);
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => self.log = LogState::Failed,
+        }
     }
 
     /// Server: start again on the same address. Client: reconnect. Keeps the history.
@@ -172,6 +236,7 @@ impl Session {
 
     /// Handles what the engine has queued; true when anything changed.
     pub fn poll(&mut self) -> bool {
+        self.poll_log();
         let mut changed = false;
         for _ in 0..EVENTS_PER_FRAME {
             let Some(engine) = &self.engine else { break };
@@ -211,6 +276,7 @@ impl Session {
 
     /// Folds one event into the session; public so tests can feed a history without a network.
     pub fn apply(&mut self, ev: Event) {
+        self.record(&ev);
         match &ev {
             Event::Listening { addr, .. } => {
                 self.local_addr = Some(*addr);

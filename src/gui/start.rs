@@ -24,11 +24,12 @@ fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str, width: 
     r
 }
 
-fn problem(ui: &mut egui::Ui, err: &Result<impl Sized, String>) {
+/// The row under the fields: why they cannot be used yet, or (weak) what they will do.
+fn problem<T>(ui: &mut egui::Ui, check: &Result<T, String>, ok: impl FnOnce(&T) -> String) {
     ui.label("");
-    match err {
+    match check {
         Err(e) => ui.label(RichText::new(e).color(ui.visuals().error_fg_color)),
-        Ok(_) => ui.label(""),
+        Ok(v) => ui.label(RichText::new(ok(v)).weak()),
     };
     ui.end_row();
 }
@@ -79,7 +80,7 @@ impl SockchatApp {
                             .show(ui, |ui| {
                                 ui.set_width(width - 22.0);
                                 ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
-                                ui.label(RichText::new("Change the fields above and try again.").small());
+                                ui.label(RichText::new("Change the fields above and try again.").weak());
                             });
                     }
                 });
@@ -108,7 +109,10 @@ impl SockchatApp {
                     let b = field(ui, "Listen port", &mut s.server_port, "7878", 90.0);
                     submit |= entered(ui, &a) || entered(ui, &b);
                     check = settings::check_server(&s.server_host, &s.server_port);
-                    problem(ui, &check);
+                    problem(ui, &check, |_| match s.server_port.trim() {
+                        "0" => "port 0: the system picks a free port".into(),
+                        p => format!("clients connect to this machine's address, port {p}"),
+                    });
                     ui.label("Mode");
                     ui.vertical(|ui| {
                         for m in Mode::ALL {
@@ -136,10 +140,13 @@ impl SockchatApp {
                     let a = field(ui, "Server host", &mut s.client_host, "name or IP address", 260.0);
                     let b = field(ui, "Server port", &mut s.client_port, "7878", 90.0);
                     check = settings::check_client(&s.client_host, &s.client_port);
-                    problem(ui, &check);
+                    problem(ui, &check, |a| format!("will connect to {a}"));
                     let c = field(ui, "Your name", &mut s.name, "optional", 260.0);
                     name = settings::check_name(&s.name);
-                    problem(ui, &name);
+                    problem(ui, &name, |n| match n {
+                        Some(_) => "the server shows this name next to your address".into(),
+                        None => "without a name the server shows only your address".into(),
+                    });
                     submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
                 });
                 ui.add_space(8.0);

@@ -212,7 +212,7 @@ impl SockchatApp {
                 }
             });
             ui.horizontal(|ui| {
-                ui.label(RichText::new(format!("{} entries", s.chat.len())).small().weak());
+                ui.label(RichText::new(entries(s.chat.len())).small().weak());
                 if let Some((ok, msg)) = &self.save.status {
                     let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
                     ui.label(RichText::new(msg).small().color(c));
@@ -240,9 +240,13 @@ impl SockchatApp {
         let mut open = true;
         let mut go = false;
         let mut cancel = false;
-        egui::Window::new("Save transcript").open(&mut open).collapsible(false).resizable(false).show(
-            ui.ctx(),
-            |ui| {
+        egui::Window::new("Save transcript")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .min_width(520.0)
+            .show(ui.ctx(), |ui| {
                 if let Some(n) = &self.save.form_note {
                     ui.label(RichText::new(n).color(ui.visuals().warn_fg_color));
                 }
@@ -257,17 +261,18 @@ impl SockchatApp {
                 }
                 ui.horizontal(|ui| {
                     let l = ui.label("File");
-                    ui.add(egui::TextEdit::singleline(&mut self.save.form_path).desired_width(380.0))
+                    let r = ui
+                        .add(egui::TextEdit::singleline(&mut self.save.form_path).desired_width(460.0))
                         .labelled_by(l.id);
+                    go |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 });
                 ui.horizontal(|ui| {
-                    go = ui
+                    go |= ui
                         .add_enabled(!self.save.form_path.trim().is_empty(), egui::Button::new("Save"))
                         .clicked();
                     cancel = ui.button("Cancel").clicked();
                 });
-            },
-        );
+            });
         if go {
             let path = std::path::PathBuf::from(self.save.form_path.trim());
             let format = self.save.form_format;
@@ -277,4 +282,8 @@ impl SockchatApp {
             self.save.form_open = false;
         }
     }
+}
+
+fn entries(n: usize) -> String {
+    if n == 1 { "1 entry".into() } else { format!("{n} entries") }
 }
