@@ -107,6 +107,12 @@ impl LineDecoder {
 
 /// Bytes to safe display text: lossy UTF-8, NULs dropped, control characters in caret notation.
 pub fn sanitize(bytes: &[u8]) -> String {
+    // Printable ASCII, nearly every chat line, needs neither the lossy UTF-8 pass nor escaping.
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b))
+        && let Ok(s) = String::from_utf8(bytes.to_vec())
+    {
+        return s;
+    }
     let s = String::from_utf8_lossy(bytes);
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return s.into_owned();
