@@ -34,7 +34,13 @@ impl Printer {
     /// A received message, written straight into `out` from cached parts: the same text as
     /// [`model::format_line`], without its five allocations per line (the profile of `sockchat-load ingest`
     /// showed formatting as most of the printing thread's time, and that thread limits ingest).
-    fn write_remote(&mut self, out: &mut impl Write, m: &Message, from: &Arc<Peer>, relayed: bool) -> io::Result<()> {
+    fn write_remote(
+        &mut self,
+        out: &mut impl Write,
+        m: &Message,
+        from: &Arc<Peer>,
+        relayed: bool,
+    ) -> io::Result<()> {
         let hms = m.time.to_hms();
         let clock = match &mut self.clock {
             Some((k, s)) if *k == hms => s,
@@ -202,7 +208,11 @@ mod tests {
         peer = Arc::new(named);
         events.push(Event::PeerUpdated { peer: peer.clone() });
         events.push(msg(&peer, false, "after rename", false));
-        events.push(Event::Disconnected { time: model::now(), peer: peer.clone(), reason: DisconnectReason::Closed });
+        events.push(Event::Disconnected {
+            time: model::now(),
+            peer: peer.clone(),
+            reason: DisconnectReason::Closed,
+        });
         for ev in &events {
             p.write(&mut out, ev).unwrap();
             if !matches!(ev, Event::PeerUpdated { .. }) {
