@@ -359,5 +359,9 @@ impl Drop for Session {
             e.request_stop();
             reap(e);
         }
+        // Closing the log flushes and syncs the file: not on the window's thread either.
+        if let LogState::On(log) = std::mem::replace(&mut self.log, LogState::Off) {
+            let _ = std::thread::Builder::new().name("sockchat-log-close".into()).spawn(move || drop(log));
+        }
     }
 }
