@@ -597,6 +597,18 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrit
     Ok((wall, cpu, integ, done))
 }
 
+/// The sender's port and the text of a sockchat relay line, `[from IP:PORT HOST NAME] TEXT`.
+///
+/// Parsed by hand rather than with `protocol::parse_relay`, whose allocations made this tool's readers
+/// slower for sockchat than for ncat; the test below keeps the two in agreement.
+fn relay_header(line: &[u8]) -> Option<(u16, &[u8])> {
+    let rest = line.strip_prefix(b"[from ")?;
+    let end = memmem::find(rest, b"] ")?;
+    let addr = &rest[..memchr::memchr(b' ', &rest[..end])?];
+    let port = std::str::from_utf8(&addr[memchr::memrchr(b':', addr)? + 1..]).ok()?.parse().ok()?;
+    Some((port, &rest[end + 2..]))
+}
+
 /// Reads until `want` payload lines have arrived, checking each: whole, labeled with its real sender, in order.
 ///
 /// sockchat labels with `[from ADDR HOST NAME] `; ncat `--chat` with `<userN> `, where N is its file
@@ -635,18 +647,16 @@ fn read_relayed(
             if me == 0 && integ.lines < 4 && std::env::var_os("SOCKCHAT_LOAD_DUMP").is_some() {
                 eprintln!("client 0 got: {}", String::from_utf8_lossy(line));
             }
-            let (label_ok, text) =
-                if let Some(r) = std::str::from_utf8(line).ok().and_then(sockchat::protocol::parse_relay) {
-                    let from = ports.iter().position(|p| *p == r.addr.port());
-                    (Some(from), r.text.as_bytes())
-                } else if line.starts_with(b"<") {
-                    match memmem::find(line, b"> ") {
-                        Some(p) => (None, &line[p + 2..]),
-                        None => (Some(None), line),
-                    }
-                } else {
-                    (Some(None), line)
-                };
+            let (label_ok, text) = if let Some((port, text)) = relay_header(line) {
+                (Some(ports.iter().position(|p| *p == port)), text)
+            } else if line.starts_with(b"<") {
+                match memmem::find(line, b"> ") {
+                    Some(p) => (None, &line[p + 2..]),
+                    None => (Some(None), line),
+                }
+            } else {
+                (Some(None), line)
+            };
             let bare = label_ok == Some(None) && text.len() == line.len();
             let Some((sender, seq)) = parse_payload(text, len).filter(|(c, _)| *c < ports.len() && *c != me)
             else {
@@ -901,4 +911,20 @@ fn window(a: &WindowArgs) -> Res<()> {
         std::mem::size_of::<Event>()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_header_agrees_with_the_protocol() {
+        let mut p = sockchat::model::Peer::new(1, "127.0.0.1:4321".parse().expect("addr"));
+        p.host = Some("localhost".into());
+        let line = sockchat::protocol::relay_line(&p, "@ld@c00001 n0000002 xx");
+        let r = sockchat::protocol::parse_relay(&line).expect("relay line");
+        assert_eq!(relay_header(line.as_bytes()), Some((r.addr.port(), r.text.as_bytes())));
+        assert_eq!(parse_payload(r.text.as_bytes(), 23), Some((1, 2)));
+        assert_eq!(relay_header(b"<user5> @ld@c00001"), None);
+    }
 }
