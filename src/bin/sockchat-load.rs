@@ -108,10 +108,26 @@ struct RttArgs {
     common: Common,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Store {
+    /// `model::Transcript`, what the engine's events are as data.
+    Model,
+    /// The window's chat history (`gui::chat::ChatLog`), then its UI pass timed.
+    Gui,
+}
+
 #[derive(Args, Clone)]
 struct WindowArgs {
     #[arg(short, long, default_value_t = 1_000_000)]
     messages: usize,
+    #[arg(long, value_enum, default_value_t = Store::Gui)]
+    store: Store,
+    /// Frames to time, idle and busy each (the first, which loads fonts, is reported apart).
+    #[arg(long, default_value_t = 120)]
+    frames: usize,
+    /// Busy frames: messages arriving before each (100 at 60 frames/s is 6,000 msgs/s on screen).
+    #[arg(long, default_value_t = 100)]
+    per_frame: usize,
     /// Bytes of text per message.
     #[arg(short = 'L', long, default_value_t = 63)]
     len: usize,
@@ -880,37 +896,128 @@ fn rss_kib() -> u64 {
     proc_status(std::process::id()).map_or(0, |s| s.0)
 }
 
-/// Memory per stored message: RSS growth while a transcript fills with N messages from a few peers.
+/// Memory per stored message, and with `--store gui` the time of the window's UI pass over that history.
+///
+/// One store per run: memory freed by a first store would be reused by a second and hide its growth.
 fn window(a: &WindowArgs) -> Res<()> {
     use sockchat::model::{Event, Message, Origin, Peer, Transcript, now};
-    let peers: Vec<Arc<Peer>> =
-        (0..100u16).map(|i| Arc::new(Peer::new(u64::from(i), ([127, 0, 0, 1], 40000 + i).into()))).collect();
-    let before = rss_kib();
-    let t0 = Instant::now();
-    let mut t = Transcript::new();
+    let peers: Vec<Arc<Peer>> = (0..100u16)
+        .map(|i| {
+            let mut p = Peer::new(u64::from(i), ([127, 0, 0, 1], 40000 + i).into());
+            p.host = Some("localhost".into());
+            Arc::new(p)
+        })
+        .collect();
     let time = now();
     let mut line = Vec::new();
-    for i in 0..a.messages {
+    let mut make = |i: usize| -> Res<Event> {
         line.clear();
         payload_line(i % 100, i, a.len + 1, &mut line);
         line.pop();
         let text = String::from_utf8(line.clone()).map_err(|e| e.to_string())?;
         let origin = Origin::Remote { from: peers[i % 100].clone(), relayed: false };
-        t.push(Event::Message(Message { seq: i as u64, time, origin, text, truncated: false }));
+        Ok(Event::Message(Message { seq: i as u64, time, origin, text, truncated: false }))
+    };
+    let before = rss_kib();
+    let t0 = Instant::now();
+    let report = |what: &str, n: usize, fill: Duration| {
+        let grown = rss_kib().saturating_sub(before);
+        println!(
+            "{what}: {n} messages of {} bytes stored in {:.2} s; RSS +{:.1} MB = {:.0} bytes per message",
+            a.len,
+            fill.as_secs_f64(),
+            grown as f64 / 1024.0,
+            (grown * 1024) as f64 / n as f64
+        );
+    };
+    match a.store {
+        Store::Model => {
+            let mut t = Transcript::new();
+            for i in 0..a.messages {
+                t.push(make(i)?);
+            }
+            report("model::Transcript", t.message_count(), t0.elapsed());
+        }
+        #[cfg(feature = "gui")]
+        Store::Gui => {
+            let mut log = sockchat::gui::chat::ChatLog::new();
+            let none = |_| None;
+            for i in 0..a.messages {
+                log.push(make(i)?, &none, true);
+            }
+            report("gui::chat::ChatLog (the window's history)", log.len(), t0.elapsed());
+            let mut i = a.messages;
+            let mut more = |log: &mut sockchat::gui::chat::ChatLog| {
+                if let Ok(ev) = make(i) {
+                    log.push(ev, &none, true);
+                }
+                i += 1;
+            };
+            ui_pass(&mut log, a.frames, a.per_frame, &mut more);
+        }
+        #[cfg(not(feature = "gui"))]
+        Store::Gui => return Err("built without the gui feature".into()),
     }
-    let fill = t0.elapsed();
-    let after = rss_kib();
-    let per = (after.saturating_sub(before) * 1024) as f64 / a.messages as f64;
-    println!(
-        "transcript: {} messages of {} bytes in {:.2} s; RSS +{:.1} MB = {:.0} bytes per message (Event is {} bytes inline)",
-        t.message_count(),
-        a.len,
-        fill.as_secs_f64(),
-        after.saturating_sub(before) as f64 / 1024.0,
-        per,
-        std::mem::size_of::<Event>()
-    );
     Ok(())
+}
+
+/// Frames of the chat view on a headless egui context, following the bottom as the window does: idle
+/// frames (layouts cached), busy frames (`per_frame` new messages before each), and one resize (rewrap).
+#[cfg(feature = "gui")]
+fn ui_pass(
+    log: &mut sockchat::gui::chat::ChatLog,
+    frames: usize,
+    per_frame: usize,
+    more: &mut dyn FnMut(&mut sockchat::gui::chat::ChatLog),
+) {
+    let ctx = egui::Context::default();
+    let mut f = 0;
+    let mut frame = |log: &mut sockchat::gui::chat::ChatLog, width: f32| {
+        f += 1;
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(width, 800.0))),
+            time: Some(f64::from(f) / 60.0),
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let out = ctx.run_ui(input, |ui| log.show(ui));
+        let t1 = Instant::now();
+        let shapes = out.shapes.len();
+        let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
+        let t2 = Instant::now();
+        let verts: usize = prims
+            .iter()
+            .map(|p| match &p.primitive {
+                egui::epaint::Primitive::Mesh(m) => m.vertices.len(),
+                egui::epaint::Primitive::Callback(_) => 0,
+            })
+            .sum();
+        (t1 - t0, t2 - t1, shapes, verts)
+    };
+    let (first, _, _, _) = frame(log, 1280.0);
+    println!("first frame (fonts loaded, every row wrapped once): {:.2} ms", first.as_secs_f64() * 1e3);
+    for busy in [false, true] {
+        let (mut pass, mut tess) = (Vec::new(), Vec::new());
+        let mut last = (0, 0);
+        for _ in 0..frames.max(1) {
+            if busy {
+                for _ in 0..per_frame {
+                    more(log);
+                }
+            }
+            let (p, t, shapes, verts) = frame(log, 1280.0);
+            pass.push(p);
+            tess.push(t);
+            last = (shapes, verts);
+        }
+        let what =
+            if busy { format!("busy, {per_frame} new messages per frame") } else { "idle".to_string() };
+        println!("{what}: {} shapes, {} vertices per frame (visible rows only)", last.0, last.1);
+        report_latency(&format!("  UI pass ({what})"), pass);
+        report_latency(&format!("  tessellation ({what})"), tess);
+    }
+    let (resize, _, _, _) = frame(log, 1000.0);
+    println!("resize frame (every row rewrapped): {:.2} ms", resize.as_secs_f64() * 1e3);
 }
 
 #[cfg(test)]
