@@ -314,3 +314,26 @@ fn started_from_the_command_line_it_listens_at_once_and_logs_every_event() {
     drop(h);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn limits_and_access_from_the_form_reach_the_engine() {
+    let mut h = app();
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    h.get_by_label("Limits and access").click();
+    h.run_steps(2);
+    set_field(&mut h, "Deny", "10.0.0.0/8 nonsense");
+    assert!(has_text(&h, "deny: 'nonsense' is not an address or CIDR block"));
+    assert!(h.get_by_label("Start server").accesskit_node().is_disabled(), "a bad list blocks Start");
+    set_field(&mut h, "Deny", "10.0.0.0/8");
+    set_field(&mut h, "Most clients", "1");
+    let addr = start_server(&mut h, "one-way");
+    let first = TcpStream::connect(addr).unwrap();
+    wait_for(&mut h, "the first client", |h| has_text(h, "Clients (1)"));
+    let second = TcpStream::connect(addr).unwrap();
+    let mut r = BufReader::new(second);
+    assert_eq!(read_line_within(&mut r).trim_end(), "sockchat: server full (1 clients), try again later");
+    let who = r.get_ref().local_addr().unwrap();
+    wait_for(&mut h, "the refusal in the chat", |h| has_text(h, &format!("refused {who}: server full")));
+    drop(first);
+}

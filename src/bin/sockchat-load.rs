@@ -314,7 +314,7 @@ fn listening(port: u16) -> bool {
 
 /// Counts patterns in whole output lines (a pattern never spans lines, so chunking cannot split one).
 fn count_output(mut r: impl Read, pats: &[Vec<u8>], counts: &[AtomicU64]) {
-    let finders: Vec<memmem::Finder<'_>> = pats.iter().map(|p| memmem::Finder::new(p)).collect();
+    let finders: Vec<memmem::Finder<'_>> = pats.iter().map(memmem::Finder::new).collect();
     let mut buf = vec![0u8; 1 << 20];
     let mut have = 0;
     loop {

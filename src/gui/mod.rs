@@ -91,6 +91,10 @@ impl SockchatApp {
 
     /// Copies a command-line request into the form, so Back shows what was started.
     fn remember(&mut self, req: &StartRequest) {
+        if let Some(p) = &self.log {
+            self.settings.log_on = true;
+            self.settings.log_path = p.display().to_string();
+        }
         match req {
             StartRequest::Server(c) => {
                 self.settings.role = RoleChoice::Server;
@@ -98,6 +102,7 @@ impl SockchatApp {
                 self.settings.server_host = h;
                 self.settings.server_port = p;
                 self.settings.mode = c.mode;
+                settings::remember_limits(&mut self.settings, c);
             }
             StartRequest::Client(c) => {
                 self.settings.role = RoleChoice::Client;

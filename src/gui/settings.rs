@@ -1,9 +1,13 @@
 //! What the start screen remembers between runs, and the checks it runs on every keystroke.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
+use crate::access::{AccessList, parse_list};
 use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port};
-use crate::engine::Mode;
+use crate::engine::{Mode, ServerConfig};
 
 /// Key under which eframe's storage keeps [`Settings`].
 pub const STORAGE_KEY: &str = "sockchat-settings";
@@ -27,6 +31,17 @@ pub struct Settings {
     pub client_host: String,
     pub client_port: String,
     pub name: String,
+    /// Server limits, as typed (see [`check_limits`]).
+    pub max_clients: String,
+    /// Seconds; empty means never.
+    pub idle_timeout: String,
+    /// Room mode lines per second per client; empty or 0 means no limit.
+    pub room_rate: String,
+    pub allow: String,
+    pub deny: String,
+    /// Append every event to `log_path` (the window's `--log`).
+    pub log_on: bool,
+    pub log_path: String,
 }
 
 impl Default for Settings {
@@ -39,7 +54,83 @@ impl Default for Settings {
             client_host: "127.0.0.1".into(),
             client_port: DEFAULT_PORT.to_string(),
             name: String::new(),
+            max_clients: ServerConfig::default().max_clients.to_string(),
+            idle_timeout: String::new(),
+            room_rate: ServerConfig::default().room_rate.map_or(String::new(), |r| r.to_string()),
+            allow: String::new(),
+            deny: String::new(),
+            log_on: false,
+            log_path: default_log_path(),
         }
+    }
+}
+
+fn default_log_path() -> String {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join("sockchat-events.jsonl").to_string_lossy().into_owned()
+}
+
+/// The server's limits and access lists, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_clients: usize,
+    pub idle_timeout: Option<Duration>,
+    pub room_rate: Option<u32>,
+    pub access: AccessList,
+}
+
+impl Limits {
+    pub fn apply(self, cfg: &mut ServerConfig) {
+        cfg.max_clients = self.max_clients;
+        cfg.idle_timeout = self.idle_timeout;
+        cfg.room_rate = self.room_rate;
+        cfg.access = self.access;
+    }
+}
+
+/// Limits fields: what the engine gets, or why a field cannot be used yet.
+pub fn check_limits(s: &Settings) -> Result<Limits, String> {
+    let max_clients = match s.max_clients.trim().parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => return Err("most clients: a whole number from 1 up".into()),
+    };
+    let idle_timeout = match s.idle_timeout.trim() {
+        "" | "0" => None,
+        t => match t.parse::<u64>() {
+            Ok(secs) => Some(Duration::from_secs(secs)),
+            Err(_) => return Err("idle timeout: whole seconds, or empty for never".into()),
+        },
+    };
+    let room_rate = match s.room_rate.trim() {
+        "" | "0" => None,
+        r => match r.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => return Err("room rate: lines per second, or empty for no limit".into()),
+        },
+    };
+    let allow = parse_list(&s.allow).map_err(|e| format!("allow: {e}"))?;
+    let deny = parse_list(&s.deny).map_err(|e| format!("deny: {e}"))?;
+    Ok(Limits { max_clients, idle_timeout, room_rate, access: AccessList { allow, deny } })
+}
+
+/// Copies a started server's limits back into the form (a command-line start, or Back).
+pub fn remember_limits(s: &mut Settings, cfg: &ServerConfig) {
+    let list = |v: &[ipnet::IpNet]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    s.max_clients = cfg.max_clients.to_string();
+    s.idle_timeout = cfg.idle_timeout.map_or(String::new(), |d| d.as_secs().to_string());
+    s.room_rate = cfg.room_rate.map_or(String::new(), |r| r.to_string());
+    s.allow = list(&cfg.access.allow);
+    s.deny = list(&cfg.access.deny);
+}
+
+/// The log file to use, if logging is on.
+pub fn check_log(s: &Settings) -> Result<Option<PathBuf>, String> {
+    if !s.log_on {
+        return Ok(None);
+    }
+    match s.log_path.trim() {
+        "" => Err("log file: type a path, or turn logging off".into()),
+        p => Ok(Some(PathBuf::from(p))),
     }
 }
 
@@ -113,6 +204,42 @@ mod tests {
         assert_eq!(check_client("example.org", "80"), Ok("example.org:80".into()));
         assert_eq!(check_name("  "), Ok(None));
         assert!(check_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn limits_are_checked_with_reasons() {
+        let mut s = Settings::default();
+        let l = check_limits(&s).unwrap();
+        assert_eq!((l.max_clients, l.idle_timeout, l.room_rate), (256, None, Some(50)));
+        s.max_clients = "0".into();
+        assert!(check_limits(&s).unwrap_err().starts_with("most clients"));
+        s.max_clients = "3".into();
+        s.idle_timeout = "90".into();
+        s.room_rate = "".into();
+        s.allow = "10.0.0.0/8, ::1".into();
+        let l = check_limits(&s).unwrap();
+        assert_eq!(
+            (l.idle_timeout, l.room_rate, l.access.allow.len()),
+            (Some(Duration::from_secs(90)), None, 2)
+        );
+        s.deny = "nope".into();
+        assert_eq!(check_limits(&s).unwrap_err(), "deny: 'nope' is not an address or CIDR block");
+        let mut cfg = ServerConfig::default();
+        s.deny = "10.1.0.0/16".into();
+        check_limits(&s).unwrap().apply(&mut cfg);
+        let mut back = Settings::default();
+        remember_limits(&mut back, &cfg);
+        assert_eq!((back.max_clients.as_str(), back.deny.as_str()), ("3", "10.1.0.0/16"));
+    }
+
+    #[test]
+    fn log_path_is_needed_only_when_logging() {
+        let mut s = Settings { log_path: " ".into(), ..Settings::default() };
+        assert_eq!(check_log(&s), Ok(None));
+        s.log_on = true;
+        assert!(check_log(&s).is_err());
+        s.log_path = "/tmp/x.jsonl".into();
+        assert_eq!(check_log(&s), Ok(Some(PathBuf::from("/tmp/x.jsonl"))));
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl SockchatApp {
         });
         ui.add_space(8.0);
         let mut submit = false;
+        let log;
         let request = match s.role {
             RoleChoice::Server => {
                 let mut check = Ok(String::new());
@@ -124,14 +125,34 @@ impl SockchatApp {
                     ui.label(RichText::new(mode_help(s.mode)).italics());
                     ui.end_row();
                 });
+                egui::CollapsingHeader::new("Limits and access").id_salt("limits").show(ui, |ui| {
+                    egui::Grid::new("limits-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+                        field(ui, "Most clients", &mut s.max_clients, "256", 90.0);
+                        field(ui, "Idle timeout (s)", &mut s.idle_timeout, "never", 90.0);
+                        field(ui, "Room rate (lines/s)", &mut s.room_rate, "no limit", 90.0);
+                        field(ui, "Allow only", &mut s.allow, "everyone, or e.g. 192.168.1.0/24, ::1", 260.0);
+                        field(ui, "Deny", &mut s.deny, "nobody", 260.0);
+                    });
+                });
+                // Shown outside the section, so a bad value is seen even when it is collapsed.
+                let limits = settings::check_limits(s);
+                if let Err(e) = &limits {
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                }
+                log = log_row(ui, s);
                 ui.add_space(8.0);
-                let ok = check.is_ok();
+                let ok = check.is_ok() && limits.is_ok() && log.is_ok();
                 submit |= ui
                     .add_enabled(ok, egui::Button::new("Start server").min_size([140.0, 28.0].into()))
                     .clicked();
-                check.ok().map(|addr| {
-                    StartRequest::Server(ServerConfig { addr, mode: s.mode, ..Default::default() })
-                })
+                match (check, limits) {
+                    (Ok(addr), Ok(limits)) => {
+                        let mut cfg = ServerConfig { addr, mode: s.mode, ..Default::default() };
+                        limits.apply(&mut cfg);
+                        Some(StartRequest::Server(cfg))
+                    }
+                    _ => None,
+                }
             }
             RoleChoice::Client => {
                 let mut check = Ok(String::new());
@@ -149,8 +170,9 @@ impl SockchatApp {
                     });
                     submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
                 });
+                log = log_row(ui, s);
                 ui.add_space(8.0);
-                let ok = check.is_ok() && name.is_ok();
+                let ok = check.is_ok() && name.is_ok() && log.is_ok();
                 submit |=
                     ui.add_enabled(ok, egui::Button::new("Connect").min_size([140.0, 28.0].into())).clicked();
                 match (check, name) {
@@ -161,10 +183,25 @@ impl SockchatApp {
                 }
             }
         };
-        if submit && let Some(req) = request {
+        if submit && let (Some(req), Ok(log)) = (request, log) {
+            self.log = log;
             self.start(req);
         }
     }
+}
+
+/// The continuous log switch: every event appended to a file as it happens.
+fn log_row(ui: &mut egui::Ui, s: &mut settings::Settings) -> Result<Option<std::path::PathBuf>, String> {
+    ui.horizontal(|ui| {
+        let c = ui.checkbox(&mut s.log_on, "Log every event to");
+        ui.add_enabled(s.log_on, egui::TextEdit::singleline(&mut s.log_path).desired_width(240.0))
+            .labelled_by(c.id);
+    });
+    let log = settings::check_log(s);
+    if let Err(e) = &log {
+        ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+    }
+    log
 }
 
 /// Enter in a field starts, like the button.

@@ -5,7 +5,7 @@ use egui::{Color32, RichText};
 use super::SockchatApp;
 use super::chat::peer_color;
 use super::save::Format;
-use super::session::Phase;
+use super::session::{Phase, StartRequest};
 use crate::engine::Mode;
 use crate::model::{self, Target};
 
@@ -95,6 +95,10 @@ impl SockchatApp {
             egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
+                if let StartRequest::Server(cfg) = &s.request {
+                    ui.label(RichText::new(format!("at most {}", cfg.max_clients)).weak())
+                        .on_hover_text("More are told the server is full and closed (Limits and access)");
+                }
                 ui.add_space(4.0);
                 if s.clients.is_empty() {
                     let hint = match (&s.phase, s.local_addr) {
