@@ -393,3 +393,27 @@ fn wake_hook_runs_for_every_event() {
     // Listening, Connected, Message (+ host update) and the rest: one wake per event queued.
     assert!(wakes.load(Ordering::SeqCst) >= 3 + rest, "wakes {}", wakes.load(Ordering::SeqCst));
 }
+
+#[test]
+fn a_known_host_name_is_on_the_next_connection_from_the_start() {
+    let Ok(name) = dns_lookup::lookup_addr(&"127.0.0.1".parse().unwrap()) else {
+        eprintln!("127.0.0.1 has no reverse name on this machine; nothing to cache");
+        return;
+    };
+    let (engine, addr) = server(Mode::OneWay);
+    let first = Raw::connect(addr);
+    let id = connected_id(&engine, first.local());
+    wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer } if peer.id == id));
+    let mut second = Raw::connect(addr);
+    second.send(b"straight away\n");
+    let ev = wait_for(
+        engine.events(),
+        |e| matches!(e, Event::Connected { peer, .. } if peer.addr == second.local()),
+    );
+    let Event::Connected { peer, .. } = ev else { unreachable!() };
+    assert_eq!(peer.host.as_deref(), Some(name.as_str()), "no wait for a lookup already answered");
+    let m = &messages(engine.events(), 1)[0];
+    let Origin::Remote { from, .. } = &m.origin else { panic!() };
+    assert_eq!(from.host.as_deref(), Some(name.as_str()));
+    engine.stop();
+}

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
@@ -11,8 +11,12 @@ use crossbeam_channel::Sender;
 use super::{EventSink, PeerSlot, update_peer};
 use crate::model::Event;
 
+type Cache = Arc<Mutex<HashMap<IpAddr, Option<String>>>>;
+
 pub struct Resolver {
     tx: Option<Sender<PeerSlot>>,
+    /// Answers so far, per address: many clients share one machine, and a known name can be shown at once.
+    cache: Cache,
     thread: Option<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
 }
@@ -22,17 +26,22 @@ impl Resolver {
         let (tx, rx) = crossbeam_channel::unbounded::<PeerSlot>();
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
+        let cache: Cache = Arc::default();
+        let answers = cache.clone();
         let thread = std::thread::Builder::new()
             .name("sockchat-dns".into())
             .spawn(move || {
-                // Many clients share one machine: ask once per address.
-                let mut cache: HashMap<IpAddr, Option<String>> = HashMap::new();
                 for slot in rx {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let ip = slot.lock().map(|p| p.addr.ip()).unwrap_or_else(|e| e.into_inner().addr.ip());
-                    let host = cache.entry(ip).or_insert_with(|| dns_lookup::lookup_addr(&ip).ok()).clone();
+                    let known = answers.lock().unwrap_or_else(PoisonError::into_inner).get(&ip).cloned();
+                    let host = known.unwrap_or_else(|| {
+                        let h = dns_lookup::lookup_addr(&ip).ok();
+                        answers.lock().unwrap_or_else(PoisonError::into_inner).insert(ip, h.clone());
+                        h
+                    });
                     if let Some(h) = host {
                         let peer = update_peer(&slot, |p| p.host = Some(h));
                         sink.emit(Event::PeerUpdated { peer });
@@ -40,7 +49,12 @@ impl Resolver {
                 }
             })
             .ok();
-        Resolver { tx: Some(tx), thread, stopping }
+        Resolver { tx: Some(tx), cache, thread, stopping }
+    }
+
+    /// The name already found for `ip`: `Some(None)` when it is known to have none, `None` when not asked yet.
+    pub(crate) fn cached(&self, ip: IpAddr) -> Option<Option<String>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&ip).cloned()
     }
 
     /// Looks the peer's address up in the background; the slot is updated and `PeerUpdated` sent if it has a name.

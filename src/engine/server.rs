@@ -194,7 +194,12 @@ impl Shared {
             }
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(Peer::new(id, addr))));
+        let mut peer = Peer::new(id, addr);
+        let known = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).cached(addr.ip());
+        if let Some(host) = known.clone() {
+            peer.host = host;
+        }
+        let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
         let reason: ReasonSlot = Arc::default();
         let (tx, rx) = crossbeam_channel::unbounded();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -228,7 +233,9 @@ impl Shared {
                 return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
             }
         }
-        self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot);
+        if known.is_none() {
+            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot);
+        }
     }
 
     fn keep_thread(&self, h: JoinHandle<()>) {
