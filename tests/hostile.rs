@@ -174,7 +174,7 @@ fn burst_of_connects_and_disconnects_leaves_the_server_serving() {
 #[test]
 fn a_peer_that_never_reads_is_dropped_and_others_keep_up() {
     let (engine, addr) = server_with(ServerConfig {
-        send_queue: 8,
+        send_queue_bytes: 8 * 61 * 1024,
         send_timeout: Duration::from_secs(30),
         ..cfg(Mode::Duplex)
     });
@@ -198,7 +198,7 @@ fn a_peer_that_never_reads_is_dropped_and_others_keep_up() {
 #[test]
 fn a_peer_that_accepts_nothing_is_dropped_after_the_send_timeout() {
     let (engine, addr) = server_with(ServerConfig {
-        send_queue: 100_000,
+        send_queue_bytes: 1 << 30,
         send_timeout: Duration::from_millis(500),
         ..cfg(Mode::Duplex)
     });

@@ -76,9 +76,9 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// Close a client that sends nothing for this long.
     pub idle_timeout: Option<Duration>,
-    /// Lines queued for one client before it counts as stuck and is closed. Deep enough for a room where
-    /// every client bursts at once (50 clients x 1,000 lines is 49,000 lines for each); costs nothing unused.
-    pub send_queue: usize,
+    /// Bytes queued for one client before it counts as not reading and is closed. Relayed lines are shared,
+    /// so this bounds what one stuck client can hold, not a copy per client.
+    pub send_queue_bytes: usize,
     /// A client that accepts no bytes for this long is closed as not reading.
     pub send_timeout: Duration,
     /// Room mode: lines per second one client may have relayed (burst of the same size).
@@ -86,7 +86,7 @@ pub struct ServerConfig {
     pub access: AccessList,
 }
 
-/// Defaults documented in README: 64 KiB lines, 256 clients, 65,536 queued lines, 10 s send timeout.
+/// Defaults documented in README: 64 KiB lines, 256 clients, 16 MiB queued per client, 10 s send timeout.
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -95,7 +95,7 @@ impl Default for ServerConfig {
             max_line: DEFAULT_MAX_LINE,
             max_clients: 256,
             idle_timeout: None,
-            send_queue: 65_536,
+            send_queue_bytes: 16 * 1024 * 1024,
             send_timeout: Duration::from_secs(10),
             room_rate: Some(50),
             access: AccessList::default(),

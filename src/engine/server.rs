@@ -43,8 +43,8 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
 
 struct Client {
     out: Sender<Bytes>,
-    /// Lines in `out` not yet taken by the writer. Counted here rather than bounding the channel, because a
-    /// bounded channel allocates every slot up front: that was 24 KiB per client at 1024 lines.
+    /// Bytes in `out` not yet taken by the writer. Counted here rather than bounding the channel, because a
+    /// bounded channel allocates every slot up front, and counts lines, not memory.
     queued: Arc<AtomicUsize>,
     stream: TcpStream,
     reason: ReasonSlot,
@@ -57,14 +57,17 @@ impl Client {
     }
 
     /// Queues without blocking; a full queue means the peer is not reading, so it is closed.
+    /// The bound is in bytes, so memory held for a stuck peer is bounded whatever its lines' length.
     fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
-        if self.queued.fetch_add(1, Ordering::Relaxed) >= cap.max(1) {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.close(DisconnectReason::Policy(format!("not reading: {cap} lines waiting to be sent")));
+        let n = bytes.len();
+        if self.queued.fetch_add(n, Ordering::Relaxed) + n > cap {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            let kib = cap / 1024;
+            self.close(DisconnectReason::Policy(format!("not reading: {kib} KiB waiting to be sent")));
             return false;
         }
         if self.out.send(bytes.clone()).is_err() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.queued.fetch_sub(n, Ordering::Relaxed);
             return false;
         }
         true
@@ -296,7 +299,7 @@ impl Shared {
                         ))
                         .into();
                         if let Some(c) = self.read().clients.get(&from.id) {
-                            c.queue(&note, self.cfg.send_queue);
+                            c.queue(&note, self.cfg.send_queue_bytes);
                         }
                     }
                 }
@@ -311,7 +314,7 @@ impl Shared {
         st.clients
             .iter()
             .filter(|(id, _)| Some(**id) != except)
-            .filter(|(_, c)| c.queue(bytes, self.cfg.send_queue))
+            .filter(|(_, c)| c.queue(bytes, self.cfg.send_queue_bytes))
             .count()
     }
 
@@ -328,7 +331,7 @@ impl Shared {
         let reached = match to {
             Target::All => self.broadcast(&bytes, None),
             Target::One(id) => match self.read().clients.get(&id) {
-                Some(c) => usize::from(c.queue(&bytes, self.cfg.send_queue)),
+                Some(c) => usize::from(c.queue(&bytes, self.cfg.send_queue_bytes)),
                 None => 0,
             },
         };
@@ -385,17 +388,13 @@ fn write_loop(
     while let Ok(first) = rx.recv() {
         batch.clear();
         batch.extend_from_slice(&first);
-        let mut taken = 1;
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(more) => {
-                    batch.extend_from_slice(&more);
-                    taken += 1;
-                }
+                Ok(more) => batch.extend_from_slice(&more),
                 Err(_) => break,
             }
         }
-        queued.fetch_sub(taken, Ordering::Relaxed);
+        queued.fetch_sub(batch.len(), Ordering::Relaxed);
         if let Err(e) = stream.write_all(&batch) {
             let why = match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
