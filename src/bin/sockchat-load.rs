@@ -6,7 +6,7 @@
 //! (the engine's event channel, the transcript) has no wire to watch.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -574,7 +574,9 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrit
             }
             go_w.wait();
             let start = Instant::now();
-            let _ = w.write_all(&data);
+            if let Err(e) = w.write_all(&data) {
+                eprintln!("client {i}: send failed: {e}");
+            }
             start
         });
         let reader = std::thread::spawn(move || {
@@ -699,8 +701,14 @@ fn read_relayed(
         buf.copy_within(start..have, 0);
         have -= start;
     }
-    let _ = s.shutdown(Shutdown::Both);
+    // No shutdown here: this client's sender may not have written yet (its socket is shared), and a
+    // shutdown would fail its write with a broken pipe. The socket closes when both halves are dropped.
+    drop(s);
     let done = integ.lines >= want;
+    if !done {
+        let silent: Vec<usize> = (0..ports.len()).filter(|c| *c != me && next_seq[*c] == 0).collect();
+        eprintln!("client {me}: got {} of {want} lines; nothing at all from clients {silent:?}", integ.lines);
+    }
     (integ, done)
 }
 
