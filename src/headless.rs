@@ -70,7 +70,7 @@ impl Printer {
             Event::Connected { peer, .. } => {
                 self.peers.insert(peer.id, peer.clone());
             }
-            Event::PeerUpdated { peer } => {
+            Event::PeerUpdated { peer, .. } => {
                 let renamed = self.peers.get(&peer.id).is_some_and(|old| old.name != peer.name);
                 self.peers.insert(peer.id, peer.clone());
                 if !renamed {
@@ -206,7 +206,7 @@ mod tests {
         named.host = Some("localhost".into());
         named.name = Some("ann".into());
         peer = Arc::new(named);
-        events.push(Event::PeerUpdated { peer: peer.clone() });
+        events.push(Event::PeerUpdated { time: model::now(), peer: peer.clone() });
         events.push(msg(&peer, false, "after rename", false));
         events.push(Event::Disconnected {
             time: model::now(),

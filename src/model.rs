@@ -125,6 +125,7 @@ pub enum Event {
     },
     /// A peer's host name resolved or it gave a name. Not a transcript entry.
     PeerUpdated {
+        time: OffsetDateTime,
         peer: Arc<Peer>,
     },
     Message(Message),
@@ -149,15 +150,15 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn time(&self) -> Option<OffsetDateTime> {
+    pub fn time(&self) -> OffsetDateTime {
         match self {
             Event::Listening { time, .. }
+            | Event::PeerUpdated { time, .. }
             | Event::Connected { time, .. }
             | Event::Disconnected { time, .. }
             | Event::Refused { time, .. }
-            | Event::Error { time, .. } => Some(*time),
-            Event::Message(m) => Some(m.time),
-            Event::PeerUpdated { .. } => None,
+            | Event::Error { time, .. } => *time,
+            Event::Message(m) => m.time,
         }
     }
 
@@ -227,7 +228,7 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
     match ev {
         Event::Listening { addr, .. } => format!("* listening on {addr}"),
         Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
-        Event::PeerUpdated { peer } => format!("* peer is now known as {}", peer.label()),
+        Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
         Event::Message(m) => {
             let cut = if m.truncated { " [cut: line over the length limit]" } else { "" };
             match &m.origin {
@@ -251,16 +252,15 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
 
 /// `HH:MM:SS ` + [`describe`]: one terminal line per event.
 pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-    // Peer updates carry no time of their own: they are stamped when shown.
-    format!("{} {}", clock(ev.time().unwrap_or_else(now)), describe(ev, peer_name))
+    format!("{} {}", clock(ev.time()), describe(ev, peer_name))
 }
 
 /// The `--json` object for an event (see README for the fields).
 pub fn to_json(ev: &Event) -> Value {
-    let time = ev.time().map(rfc3339);
+    let time = rfc3339(ev.time());
     let mut v = match ev {
         Event::Listening { addr, .. } => json!({ "addr": addr.to_string() }),
-        Event::Connected { peer, .. } | Event::PeerUpdated { peer } => json!({ "peer": peer.to_json() }),
+        Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
             let mut v = json!({ "seq": m.seq, "text": m.text, "truncated": m.truncated });
             match &m.origin {
@@ -462,7 +462,7 @@ mod tests {
     fn transcript_keeps_order_and_skips_peer_updates() {
         let mut t = Transcript::new();
         assert!(t.push(Event::Listening { time: now(), addr: "0.0.0.0:1".parse().unwrap() }));
-        assert!(!t.push(Event::PeerUpdated { peer: peer(None, None) }));
+        assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));
         assert_eq!(t.len(), 3);

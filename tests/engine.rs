@@ -44,8 +44,9 @@ fn host_name_comes_from_reverse_lookup_like_getnameinfo() {
     let id = connected_id(&engine, c.local());
     match expected {
         Some(name) => {
-            let ev = wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer } if peer.id == id));
-            let Event::PeerUpdated { peer } = ev else { unreachable!() };
+            let ev =
+                wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer, .. } if peer.id == id));
+            let Event::PeerUpdated { peer, .. } = ev else { unreachable!() };
             assert_eq!(peer.host.as_deref(), Some(name.as_str()));
         }
         None => eprintln!("127.0.0.1 has no reverse name on this machine; the engine must not invent one"),
@@ -113,7 +114,7 @@ fn room_relays_with_original_sender_to_sockchat_and_plain_clients() {
     wait_for(server.events(), |e| {
         match e {
             Event::Connected { .. } => connects += 1,
-            Event::PeerUpdated { peer } if peer.name.as_deref() == Some("ann") => named = true,
+            Event::PeerUpdated { peer, .. } if peer.name.as_deref() == Some("ann") => named = true,
             _ => {}
         }
         connects == 3 && named
@@ -403,7 +404,7 @@ fn a_known_host_name_is_on_the_next_connection_from_the_start() {
     let (engine, addr) = server(Mode::OneWay);
     let first = Raw::connect(addr);
     let id = connected_id(&engine, first.local());
-    wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer } if peer.id == id));
+    wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer, .. } if peer.id == id));
     let mut second = Raw::connect(addr);
     second.send(b"straight away\n");
     let ev = wait_for(

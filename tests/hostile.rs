@@ -174,7 +174,7 @@ fn burst_of_connects_and_disconnects_leaves_the_server_serving() {
 #[test]
 fn a_peer_that_never_reads_is_dropped_and_others_keep_up() {
     let (engine, addr) = server_with(ServerConfig {
-        send_queue_bytes: 8 * 61 * 1024,
+        send_queue_bytes: 2 * 1024 * 1024,
         send_timeout: Duration::from_secs(30),
         ..cfg(Mode::Duplex)
     });
@@ -184,8 +184,22 @@ fn a_peer_that_never_reads_is_dropped_and_others_keep_up() {
     wait_for(engine.events(), |e| matches!(e, Event::Connected { peer, .. } if peer.addr == reader.local()));
     const LINES: usize = 400;
     let line = "z".repeat(60 * 1024);
-    let recv = std::thread::spawn(move || (0..LINES).map(|_| reader.line().len()).sum::<usize>());
-    for _ in 0..LINES {
+    let (got_tx, got) = crossbeam_channel::unbounded();
+    let recv = std::thread::spawn(move || {
+        (0..LINES)
+            .map(|_| {
+                let n = reader.line().len();
+                let _ = got_tx.send(());
+                n
+            })
+            .sum::<usize>()
+    });
+    // Stay at most 8 lines (480 KiB) ahead of the reading client, well inside its 2 MiB queue, however
+    // slowly a busy machine schedules it; the stuck client falls behind without bound and hits the limit.
+    for i in 0..LINES {
+        if i >= 8 {
+            got.recv_timeout(WAIT).expect("the reading client keeps receiving");
+        }
         engine.send(Command::Send { to: Target::All, text: line.clone() });
     }
     let reason = disconnect_reason(&engine, stuck_addr);

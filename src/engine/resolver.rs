@@ -44,7 +44,7 @@ impl Resolver {
                     });
                     if let Some(h) = host {
                         let peer = update_peer(&slot, |p| p.host = Some(h));
-                        sink.emit(Event::PeerUpdated { peer });
+                        sink.emit(Event::PeerUpdated { time: crate::model::now(), peer });
                     }
                 }
             })

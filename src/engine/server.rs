@@ -277,7 +277,7 @@ impl Shared {
     fn on_line(&self, slot: &PeerSlot, line: Line, bucket: &mut Option<RateLimit>) {
         if let Some(name) = protocol::parse_name(&line.text) {
             let peer = update_peer(slot, |p| p.name = name);
-            return self.sink.emit(Event::PeerUpdated { peer });
+            return self.sink.emit(Event::PeerUpdated { time: model::now(), peer });
         }
         let from = snapshot(slot);
         if self.cfg.mode == Mode::Room {

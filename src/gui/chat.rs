@@ -163,7 +163,7 @@ impl ChatLog {
 
     /// Adds an event; `peer_name` names the target of messages we sent to one client.
     pub fn push(&mut self, ev: Event, peer_name: &dyn Fn(PeerId) -> Option<String>, dark: bool) {
-        let time = ev.time().map(model::clock).unwrap_or_else(|| " ".repeat(TIME_COLS - 1));
+        let time = model::clock(ev.time());
         let mut body = String::new();
         let mut segs = Vec::new();
         let mut add = |body: &mut String, s: &str, p: Paint| {

@@ -292,7 +292,7 @@ impl Session {
                     self.focus_send = true;
                 }
             }
-            Event::PeerUpdated { peer } => {
+            Event::PeerUpdated { peer, .. } => {
                 let renamed = self.known.get(&peer.id).is_some_and(|old| old.name != peer.name);
                 self.known.insert(peer.id, peer.clone());
                 if let Some(c) = self.clients.get_mut(&peer.id) {
