@@ -254,10 +254,15 @@ impl Shared {
             (Mode::Room, Some(r)) => Some(RateLimit::new(r)),
             _ => None,
         };
+        // Room mode: this read's relay lines, queued to the others as one piece after the read is decoded.
+        let mut relay = Vec::new();
         let end = loop {
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
-                Ok(n) => dec.feed(&buf[..n], &mut |line| self.on_line(slot, line, &mut bucket)),
+                Ok(n) => {
+                    dec.feed(&buf[..n], &mut |line| self.on_line(slot, line, &mut bucket, &mut relay));
+                    self.flush_relay(&mut relay, id);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     let secs = self.cfg.idle_timeout.map_or(0, |d| d.as_secs());
@@ -266,7 +271,8 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
-        dec.finish(&mut |line| self.on_line(slot, line, &mut bucket));
+        dec.finish(&mut |line| self.on_line(slot, line, &mut bucket, &mut relay));
+        self.flush_relay(&mut relay, id);
         if let Some(c) = self.write().clients.remove(&id) {
             let _ = c.stream.shutdown(Shutdown::Both);
         }
@@ -274,7 +280,18 @@ impl Shared {
         self.sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
     }
 
-    fn on_line(&self, slot: &PeerSlot, line: Line, bucket: &mut Option<RateLimit>) {
+    /// Relays what one read produced in a single queue entry per client. perf of `sockchat-load relay`
+    /// (50 clients x 1,000 lines) showed per-line relaying spending its time in one channel send and one
+    /// writer wake-up per line per recipient (2.45 million each); per read it is about 250 lines at once.
+    fn flush_relay(&self, relay: &mut Vec<u8>, from: PeerId) {
+        if !relay.is_empty() {
+            let bytes: Bytes = relay.as_slice().into();
+            relay.clear();
+            self.broadcast(&bytes, Some(from));
+        }
+    }
+
+    fn on_line(&self, slot: &PeerSlot, line: Line, bucket: &mut Option<RateLimit>, relay: &mut Vec<u8>) {
         if let Some(name) = protocol::parse_name(&line.text) {
             let peer = update_peer(slot, |p| p.name = name);
             return self.sink.emit(Event::PeerUpdated { time: model::now(), peer });
@@ -283,8 +300,7 @@ impl Shared {
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
                 None | Some(Verdict::Pass) => {
-                    let bytes: Bytes = encode_line(&protocol::relay_line(&from, &line.text)).into();
-                    self.broadcast(&bytes, Some(from.id));
+                    relay.extend_from_slice(&encode_line(&protocol::relay_line(&from, &line.text)));
                 }
                 Some(Verdict::Drop { warn }) => {
                     if warn {
