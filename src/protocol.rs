@@ -43,6 +43,21 @@ pub fn relay_line(from: &Peer, text: &str) -> String {
     )
 }
 
+/// [`relay_line`] and its line end appended to `out`, without building the line on its own first.
+pub fn push_relay_line(out: &mut Vec<u8>, from: &Peer, text: &str) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{RELAY_PREFIX}{} {} {}] ",
+        from.addr,
+        from.host.as_deref().unwrap_or("-"),
+        from.name.as_deref().unwrap_or("-")
+    );
+    out.extend(text.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+    out.push(b'\n');
+}
+
 /// The server's own text must not be mistaken for a relay, so a leading `[from ` gets a space before it.
 pub fn escape_own(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(RELAY_PREFIX) { format!(" {text}").into() } else { text.into() }
@@ -100,6 +115,9 @@ mod tests {
         let r2 = relay_line(&p, "yo");
         let r = parse_relay(&r2).unwrap();
         assert_eq!((r.host.as_deref(), r.name.as_deref(), r.text), (Some("localhost"), Some("ann"), "yo"));
+        let mut wire = b"before\n".to_vec();
+        push_relay_line(&mut wire, &p, "yo");
+        assert_eq!(wire, format!("before\n{r2}\n").into_bytes());
     }
 
     #[test]

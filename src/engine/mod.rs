@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use time::OffsetDateTime;
 
 use crate::access::AccessList;
 use crate::codec::DEFAULT_MAX_LINE;
@@ -145,8 +146,13 @@ impl EventSink {
     }
 
     pub(crate) fn message(&self, origin: Origin, text: String, truncated: bool) {
+        self.message_at(model::now(), origin, text, truncated);
+    }
+
+    /// A message stamped with a time taken once for a whole read: its lines arrived together.
+    pub(crate) fn message_at(&self, time: OffsetDateTime, origin: Origin, text: String, truncated: bool) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.emit(Event::Message(Message { seq, time: model::now(), origin, text, truncated }));
+        self.emit(Event::Message(Message { seq, time, origin, text, truncated }));
     }
 
     pub(crate) fn error(&self, peer: Option<Arc<Peer>>, text: String, fatal: bool) {

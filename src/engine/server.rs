@@ -260,7 +260,12 @@ impl Shared {
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
-                    dec.feed(&buf[..n], &mut |line| self.on_line(slot, line, &mut bucket, &mut relay));
+                    // One clock reading and one peer snapshot per read, not per line: ingest profiles showed
+                    // the clock and the snapshot's lock among the reader threads' top costs.
+                    let mut at = ReadCtx { time: model::now(), from: snapshot(slot) };
+                    dec.feed(&buf[..n], &mut |line| {
+                        self.on_line(slot, &mut at, line, &mut bucket, &mut relay)
+                    });
                     self.flush_relay(&mut relay, id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -271,7 +276,8 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
-        dec.finish(&mut |line| self.on_line(slot, line, &mut bucket, &mut relay));
+        let mut at = ReadCtx { time: model::now(), from: snapshot(slot) };
+        dec.finish(&mut |line| self.on_line(slot, &mut at, line, &mut bucket, &mut relay));
         self.flush_relay(&mut relay, id);
         if let Some(c) = self.write().clients.remove(&id) {
             let _ = c.stream.shutdown(Shutdown::Both);
@@ -291,16 +297,24 @@ impl Shared {
         }
     }
 
-    fn on_line(&self, slot: &PeerSlot, line: Line, bucket: &mut Option<RateLimit>, relay: &mut Vec<u8>) {
+    fn on_line(
+        &self,
+        slot: &PeerSlot,
+        at: &mut ReadCtx,
+        line: Line,
+        bucket: &mut Option<RateLimit>,
+        relay: &mut Vec<u8>,
+    ) {
         if let Some(name) = protocol::parse_name(&line.text) {
             let peer = update_peer(slot, |p| p.name = name);
-            return self.sink.emit(Event::PeerUpdated { time: model::now(), peer });
+            at.from = peer.clone();
+            return self.sink.emit(Event::PeerUpdated { time: at.time, peer });
         }
-        let from = snapshot(slot);
+        let from = at.from.clone();
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
                 None | Some(Verdict::Pass) => {
-                    relay.extend_from_slice(&encode_line(&protocol::relay_line(&from, &line.text)));
+                    protocol::push_relay_line(relay, &from, &line.text);
                 }
                 Some(Verdict::Drop { warn }) => {
                     if warn {
@@ -321,7 +335,7 @@ impl Shared {
                 }
             }
         }
-        self.sink.message(Origin::Remote { from, relayed: false }, line.text, line.truncated);
+        self.sink.message_at(at.time, Origin::Remote { from, relayed: false }, line.text, line.truncated);
     }
 
     /// Queues to every client but `except`; returns how many were reached.
@@ -424,6 +438,13 @@ fn write_loop(
             break;
         }
     }
+}
+
+/// What the lines of one read share.
+struct ReadCtx {
+    time: time::OffsetDateTime,
+    /// The sender as known at this read (updated by a `/name` within it).
+    from: Arc<Peer>,
 }
 
 enum Verdict {
