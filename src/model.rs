@@ -195,6 +195,20 @@ pub fn clock(t: OffsetDateTime) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
+/// `YYYYMMDD-HHMMSS`: a time that sorts and is safe in a file name.
+pub fn file_stamp(t: OffsetDateTime) -> String {
+    let d = t.date();
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// RFC 3339 with milliseconds, for JSON and logs.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     let off = t.offset();
@@ -450,6 +464,11 @@ mod tests {
         let l = to_json(&Event::Listening { time: now(), addr: "[::1]:9".parse().unwrap() });
         assert_eq!(l["event"], "listening");
         assert_eq!(l["addr"], "[::1]:9");
+    }
+
+    #[test]
+    fn file_stamps_sort_by_time() {
+        assert_eq!(file_stamp(datetime!(2026-01-02 03:04:05 UTC)), "20260102-030405");
     }
 
     #[test]

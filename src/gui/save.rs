@@ -74,16 +74,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn default_path(format: Format) -> PathBuf {
     let t = crate::model::now();
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    home.join(format!(
-        "sockchat-transcript-{:04}{:02}{:02}-{:02}{:02}{:02}.{}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        format.extension()
-    ))
+    home.join(format!("sockchat-transcript-{}.{}", crate::model::file_stamp(t), format.extension()))
 }
 
 /// Whether a native dialog has a chance: a desktop portal needs a session bus, the fallback needs zenity.
