@@ -287,3 +287,64 @@ fn log_file_gets_each_event_as_it_happens() {
     assert!(after.contains("\"disconnected\""), "stop's disconnects are logged too: {after}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Builds one of the classic C programs in `tests/c/` with the system C compiler.
+fn build_c(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sockchat-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
+    let exe = dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc).arg("-O1").arg("-o").arg(&exe).arg(&src).output().expect("a C compiler (cc)");
+    assert!(out.status.success(), "{cc} failed: {}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+#[test]
+fn classic_c_client_talks_to_a_duplex_server() {
+    let client = build_c("client");
+    let mut p = Proc::spawn(&["server", "127.0.0.1:0", "--mode", "duplex", "--headless", "--json"]);
+    let addr = listening(&p);
+    let mut c = Command::new(client)
+        .args(["127.0.0.1", &addr.port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Each line goes out as a whole 256-byte buffer, zero-padded: the NULs must not show.
+    c.stdin.take().unwrap().write_all(b"hello from C\nsecond line\n").unwrap();
+    let first = p.event("message");
+    assert_eq!(first["text"], "hello from C");
+    assert_eq!(p.event("message")["text"], "second line");
+    let c_addr = first["peer"]["addr"].as_str().unwrap().to_string();
+    p.type_line("reply to C");
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got: reply to C\n");
+    let gone = p.event("disconnected");
+    assert_eq!(gone["peer"]["addr"], c_addr);
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn sockchat_client_talks_to_a_classic_forking_c_server() {
+    let server = build_c("server");
+    let mut srv = Command::new(server).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(srv.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("C server output").unwrap();
+    let port = first.strip_prefix("listening ").expect("listening line").to_string();
+    let mut p =
+        Proc::spawn(&["client", &format!("127.0.0.1:{port}"), "--name", "rustacean", "--headless", "--json"]);
+    let me = p.event("connected");
+    assert_eq!(me["peer"]["addr"], format!("127.0.0.1:{port}"));
+    p.type_line("hi, C server");
+    let got: Vec<String> = lines.by_ref().take(2).map(|l| l.unwrap()).collect();
+    // The C server names the sender with getnameinfo: host, then our port; our name line is plain text to it.
+    assert!(got[0].ends_with(": /name rustacean"), "{got:?}");
+    assert!(got[1].ends_with(": hi, C server"), "{got:?}");
+    drop(p.stdin.take());
+    assert_eq!(p.finish().0, 0);
+    let _ = srv.kill();
+    let _ = srv.wait();
+}
