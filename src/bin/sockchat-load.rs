@@ -951,13 +951,13 @@ fn window(a: &WindowArgs) -> Res<()> {
             let mut log = sockchat::gui::chat::ChatLog::new();
             let none = |_| None;
             for i in 0..a.messages {
-                log.push(make(i)?, &none, true);
+                log.push(make(i)?, &none);
             }
             report("gui::chat::ChatLog (the window's history)", log.len(), t0.elapsed());
             let mut i = a.messages;
             let mut more = |log: &mut sockchat::gui::chat::ChatLog| {
                 if let Ok(ev) = make(i) {
-                    log.push(ev, &none, true);
+                    log.push(ev, &none);
                 }
                 i += 1;
             };
@@ -970,7 +970,7 @@ fn window(a: &WindowArgs) -> Res<()> {
 }
 
 /// Frames of the chat view on a headless egui context, following the bottom as the window does: idle
-/// frames (layouts cached), busy frames (`per_frame` new messages before each), and one resize (rewrap).
+/// frames (layouts cached), busy frames (`per_frame` new messages before each), and resizes (rewrap).
 #[cfg(feature = "gui")]
 fn ui_pass(
     log: &mut sockchat::gui::chat::ChatLog,
@@ -1025,7 +1025,12 @@ fn ui_pass(
         report_latency(&format!("  tessellation ({what})"), tess);
     }
     let (resize, _, _, _) = frame(log, 1000.0);
-    println!("resize frame (every row rewrapped): {:.2} ms", resize.as_secs_f64() * 1e3);
+    println!("resize frame, 1280 -> 1000 px (rows still fit): {:.2} ms", resize.as_secs_f64() * 1e3);
+    // The worst case: every row is wider than the view, so every row is built and wrapped.
+    let (narrow, _, _, _) = frame(log, 600.0);
+    println!("resize frame, 1000 -> 600 px (every row wraps): {:.2} ms", narrow.as_secs_f64() * 1e3);
+    let (back, _, _, _) = frame(log, 1280.0);
+    println!("resize frame, 600 -> 1280 px (every row unwraps): {:.2} ms", back.as_secs_f64() * 1e3);
 }
 
 #[cfg(test)]

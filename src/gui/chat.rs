@@ -1,21 +1,28 @@
 //! The chat view: every event as a line (time, who, text), wrapped to the view's width, drawn with
 //! `show_rows` so only the visible lines are laid out however long the history grows.
 //!
-//! Lines use the monospace font, so a line's wrapped height is known from its length alone: that is what
-//! lets 100,000+ entries scroll smoothly without measuring each one.
+//! An entry costs its shared event plus a character count and a display-line offset: a line's text and
+//! colours are built only when it is drawn, so the history takes little more than the transcript does,
+//! and the colours are always the current theme's. Lines use the monospace font, so a line's wrapped
+//! height follows from its characters, and one that fits the width (the usual case) is one display line
+//! without looking at its text: that keeps a resize cheap at a million entries.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
 use egui::text::LayoutJob;
 use egui::{Color32, FontId, TextFormat, TextStyle, TextWrapMode};
+use time::OffsetDateTime;
 
-use crate::model::{self, Event, Origin, PeerId, Target};
+use crate::model::{self, Event, Message, Origin, PeerId, Target};
 
 /// Width of the time column, `HH:MM:SS` and a space; continuation lines are indented by as much.
 const TIME_COLS: usize = 9;
 /// Narrowest body width we wrap to, so a tiny window still shows words, not single letters.
 const MIN_BODY_COLS: usize = 16;
+const CUT: &str = " [cut: line over the length limit]";
 
 /// How an entry looks; own, peer and system lines differ at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,27 +33,96 @@ pub enum Kind {
     Error,
 }
 
+/// How a part of a line is painted; turned into a colour of the current theme when drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Paint {
-    Who(Color32),
+    Who(SocketAddr),
     Own,
     Text,
     System,
     Error,
 }
 
-struct Row {
-    kind: Kind,
-    time: String,
-    body: String,
-    /// Byte ranges of `body` and how each is painted.
+/// A line that is not a transcript entry (a peer's rename, a log file that would not open).
+struct Note {
+    /// Its index among all entries.
+    at: usize,
+    time: OffsetDateTime,
+    text: Box<str>,
+}
+
+enum Entry<'a> {
+    /// An event and its index in `events`.
+    Event(usize, &'a Event),
+    Note(&'a Note),
+}
+
+impl Entry<'_> {
+    fn time(&self) -> OffsetDateTime {
+        match self {
+            Entry::Event(_, ev) => ev.time(),
+            Entry::Note(n) => n.time,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Entry::Event(_, Event::Message(m)) => match m.origin {
+                Origin::Local { .. } => Kind::Own,
+                Origin::Remote { .. } => Kind::Peer,
+            },
+            Entry::Event(_, Event::Error { .. }) => Kind::Error,
+            _ => Kind::System,
+        }
+    }
+}
+
+/// A line's body (who and text, without the time) and how its parts are painted; one buffer is reused
+/// for every line built in a pass.
+#[derive(Default)]
+struct Body {
+    text: String,
+    /// Byte ranges of `text` in order, and how each is painted.
     segs: Vec<(Range<usize>, Paint)>,
 }
 
+impl Body {
+    fn add(&mut self, s: &str, p: Paint) {
+        let a = self.text.len();
+        // Control characters would break the one-row-per-line layout; show them as spaces.
+        if s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+            self.text.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        } else {
+            self.text.push_str(s);
+        }
+        let b = self.text.len();
+        match self.segs.last_mut() {
+            Some((r, q)) if *q == p && r.end == a => r.end = b,
+            _ if a < b => self.segs.push((a..b, p)),
+            _ => {}
+        }
+    }
+
+    fn chars(&self) -> usize {
+        if self.text.is_ascii() { self.text.len() } else { self.text.chars().count() }
+    }
+}
+
+/// Peer labels already formatted in this pass, by the peer's address in memory: every event shown holds
+/// its peer, so an address cannot be reused for another peer while the pass runs.
+type Labels = HashMap<usize, String>;
+
 /// The history shown in the window, in arrival order.
 pub struct ChatLog {
+    /// The transcript entries, shared with a save in progress.
     events: Vec<Arc<Event>>,
-    rows: Vec<Row>,
+    /// Lines between the events that are not transcript entries, by `Note::at`.
+    notes: Vec<Note>,
+    /// Names of the clients our messages to one client went to, by index in `events`: fixed when sent,
+    /// so a line keeps its text (and its wrapped height) when that client renames itself later.
+    targets: Vec<(usize, Box<str>)>,
+    /// Characters in each entry's body (saturating); a body no wider than the view is one line.
+    chars: Vec<u32>,
     /// `line_start[i]` is the first display line of entry `i`; one extra element holds the total.
     line_start: Vec<usize>,
     /// Body width `line_start` was computed for.
@@ -54,7 +130,7 @@ pub struct ChatLog {
 }
 
 /// A colour per peer, from its address, so the same connection keeps its colour all session long.
-pub fn peer_color(addr: &std::net::SocketAddr, dark: bool) -> Color32 {
+pub fn peer_color(addr: &SocketAddr, dark: bool) -> Color32 {
     const DARK: [Color32; 8] = [
         Color32::from_rgb(0x6c, 0xb6, 0xff),
         Color32::from_rgb(0xff, 0xa6, 0x57),
@@ -84,14 +160,27 @@ pub fn peer_color(addr: &std::net::SocketAddr, dark: bool) -> Color32 {
     if dark { DARK[i] } else { LIGHT[i] }
 }
 
-/// Control characters would break the one-row-per-line layout; show them as spaces.
-fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+/// Calls `f` with the byte range of each wrapped line of `s`, at most `width` characters each,
+/// breaking after the last space in reach, if any.
+fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
+    let width = width.max(1);
+    if !s.is_ascii() {
+        return wrap_chars(s, width, f);
+    }
+    // A character is a byte: each line is a slice of `width` bytes cut after its last space.
+    let b = s.as_bytes();
+    let mut start = 0;
+    while b.len() - start > width {
+        let end = start + width;
+        let cut = memchr::memrchr(b' ', &b[start..end]).map_or(end, |k| start + k + 1);
+        f(start..cut);
+        start = cut;
+    }
+    f(start..b.len());
 }
 
-/// Calls `f` with the byte range of each wrapped line of `s`, at most `width` characters each,
-/// breaking after a space when one is in reach.
-fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
+/// [`wrap`] for any text, counting characters.
+fn wrap_chars(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
     let width = width.max(1);
     if s.is_empty() {
         f(0..0);
@@ -101,7 +190,7 @@ fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
     let mut count = 0;
     let mut last_space: Option<usize> = None;
     let mut iter = s.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
+    while let Some((_, c)) = iter.next() {
         count += 1;
         let next = iter.peek().map_or(s.len(), |(j, _)| *j);
         if c == ' ' {
@@ -117,7 +206,6 @@ fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
             count = s[cut..next].chars().count();
             last_space = None;
         }
-        let _ = i;
     }
     f(start..s.len());
 }
@@ -128,6 +216,11 @@ fn line_count(s: &str, width: usize) -> usize {
     n
 }
 
+/// Display lines of a body of `chars` characters: arithmetic unless it is wider than the view.
+fn lines_of(chars: u32, cols: usize, body: impl FnOnce() -> usize) -> usize {
+    if chars as usize <= cols { 1 } else { body() }
+}
+
 impl Default for ChatLog {
     fn default() -> Self {
         Self::new()
@@ -136,107 +229,142 @@ impl Default for ChatLog {
 
 impl ChatLog {
     pub fn new() -> Self {
-        ChatLog { events: Vec::new(), rows: Vec::new(), line_start: vec![0], cols: MIN_BODY_COLS }
+        ChatLog {
+            events: Vec::new(),
+            notes: Vec::new(),
+            targets: Vec::new(),
+            chars: Vec::new(),
+            line_start: vec![0],
+            cols: MIN_BODY_COLS,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.events.len() + self.notes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
-    /// Every entry, for saving; cheap to clone (shared events).
+    /// Every transcript entry, for saving; cheap to clone (shared events).
     pub fn events(&self) -> Vec<Arc<Event>> {
         self.events.clone()
     }
 
+    fn entry(&self, i: usize) -> Option<Entry<'_>> {
+        match self.notes.binary_search_by_key(&i, |n| n.at) {
+            Ok(k) => Some(Entry::Note(&self.notes[k])),
+            Err(k) => self.events.get(i - k).map(|ev| Entry::Event(i - k, ev)),
+        }
+    }
+
     /// The line as text (time, who, text), as copied to the clipboard.
     pub fn line_text(&self, i: usize) -> Option<String> {
-        self.rows.get(i).map(|r| format!("{} {}", r.time, r.body))
+        let e = self.entry(i)?;
+        let mut body = Body::default();
+        self.build(&e, &mut Labels::new(), &mut body);
+        Some(format!("{} {}", model::clock(e.time()), body.text))
     }
 
     pub fn kind(&self, i: usize) -> Option<Kind> {
-        self.rows.get(i).map(|r| r.kind)
+        self.entry(i).map(|e| e.kind())
     }
 
     /// Adds an event; `peer_name` names the target of messages we sent to one client.
-    pub fn push(&mut self, ev: Event, peer_name: &dyn Fn(PeerId) -> Option<String>, dark: bool) {
-        let time = model::clock(ev.time());
-        let mut body = String::new();
-        let mut segs = Vec::new();
-        let mut add = |body: &mut String, s: &str, p: Paint| {
-            let a = body.len();
-            body.push_str(&printable(s));
-            segs.push((a..body.len(), p));
-        };
-        let kind = match &ev {
-            Event::Message(m) => {
-                let cut = if m.truncated { " [cut: line over the length limit]" } else { "" };
-                match &m.origin {
-                    Origin::Local { to } => {
-                        let to = match to {
-                            None => "server".to_string(),
-                            Some(Target::All) => "everyone".to_string(),
-                            Some(Target::One(id)) => {
-                                peer_name(*id).unwrap_or_else(|| format!("client #{id}"))
-                            }
-                        };
-                        add(&mut body, &format!("you -> {to}: "), Paint::Own);
-                        add(&mut body, &format!("{}{cut}", m.text), Paint::Text);
-                        Kind::Own
-                    }
-                    Origin::Remote { from, relayed } => {
-                        let via = if *relayed { " (relayed)" } else { "" };
-                        add(
-                            &mut body,
-                            &format!("{}{via}: ", from.label()),
-                            Paint::Who(peer_color(&from.addr, dark)),
-                        );
-                        add(&mut body, &format!("{}{cut}", m.text), Paint::Text);
-                        Kind::Peer
-                    }
-                }
-            }
-            Event::Error { .. } => {
-                add(&mut body, &model::describe(&ev, peer_name), Paint::Error);
-                Kind::Error
-            }
-            _ => {
-                add(&mut body, &model::describe(&ev, peer_name), Paint::System);
-                Kind::System
-            }
-        };
-        self.add_row(Row { kind, time, body, segs });
+    pub fn push(&mut self, ev: Event, peer_name: &dyn Fn(PeerId) -> Option<String>) {
+        if let Event::Message(Message { origin: Origin::Local { to: Some(Target::One(id)) }, .. }) = &ev {
+            let name = peer_name(*id).unwrap_or_else(|| format!("client #{id}"));
+            self.targets.push((self.events.len(), name.into()));
+        }
         self.events.push(Arc::new(ev));
+        self.measure_last();
     }
 
     /// A system line that is not a transcript entry (a peer's rename).
-    pub fn push_line(&mut self, text: &str, _dark: bool) {
-        let body = printable(text);
-        let segs = vec![(0..body.len(), Paint::System)];
-        self.add_row(Row { kind: Kind::System, time: model::clock(model::now()), body, segs });
+    pub fn push_line(&mut self, text: &str) {
+        self.notes.push(Note { at: self.len(), time: model::now(), text: text.into() });
+        self.measure_last();
     }
 
-    fn add_row(&mut self, row: Row) {
+    fn measure_last(&mut self) {
+        let Some(e) = self.len().checked_sub(1).and_then(|i| self.entry(i)) else { return };
+        let mut body = Body::default();
+        self.build(&e, &mut Labels::new(), &mut body);
+        let chars = u32::try_from(body.chars()).unwrap_or(u32::MAX);
+        let lines = lines_of(chars, self.cols, || line_count(&body.text, self.cols));
         let last = self.line_start.last().copied().unwrap_or(0);
-        self.line_start.push(last + line_count(&row.body, self.cols));
-        self.rows.push(row);
+        self.chars.push(chars);
+        self.line_start.push(last + lines);
     }
 
+    /// Builds entry `e`'s body into `out`, as it is drawn and copied.
+    fn build(&self, e: &Entry<'_>, labels: &mut Labels, out: &mut Body) {
+        out.text.clear();
+        out.segs.clear();
+        let ev = match e {
+            Entry::Note(n) => return out.add(&n.text, Paint::System),
+            Entry::Event(_, ev) => ev,
+        };
+        let Event::Message(m) = ev else {
+            let p = if matches!(ev, Event::Error { .. }) { Paint::Error } else { Paint::System };
+            return out.add(&model::describe(ev, &|_| None), p);
+        };
+        match &m.origin {
+            Origin::Local { to } => {
+                out.add("you -> ", Paint::Own);
+                match to {
+                    None => out.add("server", Paint::Own),
+                    Some(Target::All) => out.add("everyone", Paint::Own),
+                    Some(Target::One(id)) => {
+                        let Entry::Event(k, _) = e else { return };
+                        match self.targets.binary_search_by_key(k, |t| t.0) {
+                            Ok(t) => out.add(&self.targets[t].1, Paint::Own),
+                            Err(_) => out.add(&format!("client #{id}"), Paint::Own),
+                        }
+                    }
+                }
+                out.add(": ", Paint::Own);
+            }
+            Origin::Remote { from, relayed } => {
+                let who = Paint::Who(from.addr);
+                let key = Arc::as_ptr(from) as usize;
+                out.add(labels.entry(key).or_insert_with(|| from.label()), who);
+                if *relayed {
+                    out.add(" (relayed)", who);
+                }
+                out.add(": ", who);
+            }
+        }
+        out.add(&m.text, Paint::Text);
+        if m.truncated {
+            out.add(CUT, Paint::Text);
+        }
+    }
+
+    /// Recomputes every entry's display lines for a new body width; only bodies wider than `cols` are
+    /// built and wrapped, the rest are one line each.
     fn rewrap(&mut self, cols: usize) {
         if cols == self.cols {
             return;
         }
         self.cols = cols;
+        let mut starts = std::mem::take(&mut self.line_start);
+        starts.clear();
+        starts.push(0);
+        let (mut labels, mut body) = (Labels::new(), Body::default());
         let mut total = 0;
-        self.line_start.clear();
-        self.line_start.push(0);
-        for r in &self.rows {
-            total += line_count(&r.body, cols);
-            self.line_start.push(total);
+        for (i, &chars) in self.chars.iter().enumerate() {
+            total += lines_of(chars, cols, || match self.entry(i) {
+                Some(e) => {
+                    self.build(&e, &mut labels, &mut body);
+                    line_count(&body.text, cols)
+                }
+                None => 1,
+            });
+            starts.push(total);
         }
+        self.line_start = starts;
     }
 
     fn total_lines(&self) -> usize {
@@ -246,14 +374,21 @@ impl ChatLog {
     /// Entry and wrapped-line index of display line `line`.
     fn locate(&self, line: usize) -> Option<(usize, usize)> {
         let i = self.line_start.partition_point(|&s| s <= line).checked_sub(1)?;
-        (i < self.rows.len()).then(|| (i, line - self.line_start[i]))
+        (i < self.chars.len()).then(|| (i, line - self.line_start[i]))
     }
 
-    fn layout_line(&self, i: usize, sub: usize, font: &FontId, vis: &egui::Visuals) -> Option<LayoutJob> {
-        let row = self.rows.get(i)?;
+    /// Display line `sub` of a body built by [`Self::build`], with the time (or its indent) in front.
+    fn layout_line(
+        &self,
+        body: &Body,
+        time: &str,
+        sub: usize,
+        font: &FontId,
+        vis: &egui::Visuals,
+    ) -> Option<LayoutJob> {
         let mut range = None;
         let mut k = 0;
-        wrap(&row.body, self.cols, |r| {
+        wrap(&body.text, self.cols, |r| {
             if k == sub {
                 range = Some(r);
             }
@@ -265,7 +400,7 @@ impl ChatLog {
         job.wrap.max_width = f32::INFINITY;
         let fmt = |color| TextFormat { font_id: font.clone(), color, ..Default::default() };
         if sub == 0 {
-            job.append(&row.time, 0.0, fmt(dim));
+            job.append(time, 0.0, fmt(dim));
             job.append(" ", 0.0, fmt(dim));
         } else {
             job.append(&" ".repeat(TIME_COLS), 0.0, fmt(dim));
@@ -280,14 +415,14 @@ impl ChatLog {
         } else {
             Color32::from_rgb(0x5a, 0x5a, 0x5a)
         };
-        for (r, p) in &row.segs {
+        for (r, p) in &body.segs {
             let a = r.start.max(range.start);
             let b = r.end.min(range.end);
             if a >= b {
                 continue;
             }
             let mut f = fmt(match p {
-                Paint::Who(c) => *c,
+                Paint::Who(addr) => peer_color(addr, vis.dark_mode),
                 Paint::Own => own,
                 Paint::Text => vis.strong_text_color(),
                 Paint::System => sys,
@@ -296,7 +431,7 @@ impl ChatLog {
             if matches!(p, Paint::System) {
                 f.italics = true;
             }
-            job.append(&row.body[a..b], 0.0, f);
+            job.append(&body.text[a..b], 0.0, f);
         }
         Some(job)
     }
@@ -322,10 +457,19 @@ impl ChatLog {
             row_h,
             total,
             |ui, lines| {
+                let (mut labels, mut body) = (Labels::new(), Body::default());
+                // The entry whose body is in `body`: its continuation lines reuse it.
+                let mut built: Option<(usize, Kind, String)> = None;
                 for line in lines {
                     let Some((i, sub)) = self.locate(line) else { continue };
-                    let Some(job) = self.layout_line(i, sub, &font, &vis) else { continue };
-                    let bg = match self.rows[i].kind {
+                    if built.as_ref().is_none_or(|b| b.0 != i) {
+                        let Some(e) = self.entry(i) else { continue };
+                        self.build(&e, &mut labels, &mut body);
+                        built = Some((i, e.kind(), model::clock(e.time())));
+                    }
+                    let Some((_, kind, time)) = &built else { continue };
+                    let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
+                    let bg = match kind {
                         Kind::Own => Some(own_bg),
                         Kind::Error => Some(err_bg),
                         _ => None,
@@ -356,11 +500,52 @@ impl ChatLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Peer;
 
     fn lines(s: &str, w: usize) -> Vec<&str> {
         let mut v = Vec::new();
         wrap(s, w, |r| v.push(&s[r]));
         v
+    }
+
+    fn none(_: PeerId) -> Option<String> {
+        None
+    }
+
+    fn peer(id: PeerId, port: u16, name: Option<&str>) -> Arc<Peer> {
+        let mut p = Peer::new(id, ([127, 0, 0, 1], port).into());
+        p.host = Some("localhost".into());
+        p.name = name.map(Into::into);
+        Arc::new(p)
+    }
+
+    fn msg(origin: Origin, text: &str) -> Event {
+        Event::Message(Message { seq: 0, time: model::now(), origin, text: text.into(), truncated: false })
+    }
+
+    /// One of each kind of entry, short and long, ASCII and not.
+    fn sample() -> ChatLog {
+        let mut log = ChatLog::new();
+        let ann = peer(1, 5000, Some("ann"));
+        let bob = peer(2, 5001, None);
+        let names = |id: PeerId| (id == 2).then(|| "bob".to_string());
+        log.push(Event::Listening { time: model::now(), addr: "0.0.0.0:7311".parse().unwrap() }, &none);
+        log.push(Event::Connected { time: model::now(), peer: ann.clone() }, &none);
+        log.push(msg(Origin::Remote { from: ann.clone(), relayed: false }, "hi"), &none);
+        let long = "the quick brown fox jumps over the lazy dog ".repeat(6);
+        log.push(msg(Origin::Remote { from: bob.clone(), relayed: true }, &long), &none);
+        log.push(msg(Origin::Remote { from: ann.clone(), relayed: false }, &"x".repeat(150)), &none);
+        log.push_line("* ann is now known as annie");
+        log.push(
+            msg(Origin::Local { to: Some(Target::One(2)) }, "héllo wörld, ça va? très bien, merci"),
+            &names,
+        );
+        log.push(msg(Origin::Local { to: Some(Target::All) }, "tab\there and a bell\u{7} too"), &none);
+        log.push(
+            Event::Error { time: model::now(), peer: Some(bob), text: "reset ".repeat(20), fatal: false },
+            &none,
+        );
+        log
     }
 
     #[test]
@@ -377,16 +562,113 @@ mod tests {
     }
 
     #[test]
+    fn ascii_wrap_cuts_where_the_general_one_does() {
+        let texts = [
+            "a b c d e f g h i j k l m n o p q r s t u v w x y z".to_string(),
+            "  leading and  double  spaces  and trailing  ".to_string(),
+            "averyveryverylongwordwithnospaces then short ones".to_string(),
+            "the quick brown fox jumps over the lazy dog ".repeat(7),
+            "x".repeat(100),
+            " ".repeat(33),
+        ];
+        for s in &texts {
+            for w in 1..60 {
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                wrap(s, w, |r| fast.push(r));
+                wrap_chars(s, w, |r| slow.push(r));
+                assert_eq!(fast, slow, "{s:?} at {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn line_counts_match_the_wrapped_output_at_every_width() {
+        let mut log = sample();
+        for cols in [16, 17, 23, 40, 64, 100, 300, 20] {
+            log.rewrap(cols);
+            // Pushed at this width, the counts are the same as rewrapped to it.
+            let mut fresh = ChatLog::new();
+            fresh.rewrap(cols);
+            let mut body = Body::default();
+            for i in 0..log.len() {
+                let e = log.entry(i).unwrap();
+                log.build(&e, &mut Labels::new(), &mut body);
+                let n = log.line_start[i + 1] - log.line_start[i];
+                assert_eq!(n, lines(&body.text, cols).len(), "entry {i} at {cols}");
+                assert_eq!(n == 1, body.text.chars().count() <= cols, "entry {i} at {cols}");
+                // Every display line lays out, at most `cols` characters of body each, and together
+                // they are the whole body.
+                let mut joined = String::new();
+                for sub in 0..n {
+                    let job = log.layout_line(
+                        &body,
+                        "12:34:56",
+                        sub,
+                        &FontId::monospace(12.0),
+                        &Default::default(),
+                    );
+                    let text = job.unwrap().text;
+                    assert!(text.chars().count() <= TIME_COLS + cols, "entry {i} line {sub} at {cols}");
+                    joined.push_str(&text[TIME_COLS..]);
+                }
+                assert_eq!(joined, body.text);
+                let job =
+                    log.layout_line(&body, "12:34:56", n, &FontId::monospace(12.0), &Default::default());
+                assert!(job.is_none());
+            }
+            let names = |id: PeerId| (id == 2).then(|| "bob".to_string());
+            for ev in log.events() {
+                fresh.push((*ev).clone(), &names);
+                if fresh.len() == 5 {
+                    fresh.push_line("* ann is now known as annie");
+                }
+            }
+            assert_eq!(fresh.line_start, log.line_start, "at {cols}");
+        }
+        assert!(log.total_lines() > log.len(), "some entries wrap at 20 columns");
+    }
+
+    #[test]
+    fn notes_sit_between_events_and_are_not_saved() {
+        let log = sample();
+        assert_eq!(log.len(), 9);
+        assert_eq!(log.events().len(), 8);
+        assert!(log.line_text(5).unwrap().ends_with(" * ann is now known as annie"));
+        assert_eq!(log.kind(5), Some(Kind::System));
+        assert!(log.line_text(2).unwrap().ends_with(" localhost (127.0.0.1:5000) ann: hi"));
+        assert_eq!(log.kind(2), Some(Kind::Peer));
+        assert!(log.line_text(3).unwrap().contains(" localhost (127.0.0.1:5001) (relayed): the quick"));
+        assert!(log.line_text(6).unwrap().contains(" you -> bob: héllo wörld"));
+        assert_eq!(log.kind(6), Some(Kind::Own));
+        assert!(log.line_text(7).unwrap().ends_with(" you -> everyone: tab here and a bell  too"));
+        assert_eq!(log.kind(8), Some(Kind::Error));
+        assert_eq!(log.line_text(9), None);
+        assert_eq!(log.kind(9), None);
+    }
+
+    #[test]
+    fn colours_come_from_the_theme_when_drawn() {
+        let log = sample();
+        let mut body = Body::default();
+        log.build(&log.entry(2).unwrap(), &mut Labels::new(), &mut body);
+        let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        for vis in [egui::Visuals::dark(), egui::Visuals::light()] {
+            let job = log.layout_line(&body, "12:34:56", 0, &FontId::monospace(12.0), &vis).unwrap();
+            let who = job
+                .sections
+                .iter()
+                .find(|s| job.text[s.byte_range.start.0..s.byte_range.end.0].starts_with("localhost"));
+            assert_eq!(who.unwrap().format.color, peer_color(&addr, vis.dark_mode));
+            assert_ne!(peer_color(&addr, true), peer_color(&addr, false));
+        }
+    }
+
+    #[test]
     fn display_lines_map_back_to_entries() {
         let mut log = ChatLog::new();
         log.rewrap(10);
-        let none = |_| None;
         for t in ["a", "0123456789abcdefghij", "b"] {
-            log.push(
-                Event::Error { time: model::now(), peer: None, text: t.into(), fatal: false },
-                &none,
-                true,
-            );
+            log.push(Event::Error { time: model::now(), peer: None, text: t.into(), fatal: false }, &none);
         }
         // "! error: a" fits 10; the second is 29 chars, 3 lines; the third fits.
         assert_eq!(log.total_lines(), 5);

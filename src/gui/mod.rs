@@ -25,7 +25,6 @@ pub struct SockchatApp {
     pub save: save::SaveFlow,
     wake: Option<Waker>,
     title: String,
-    dark: bool,
     /// `--log FILE`: every session's events are appended there.
     log: Option<std::path::PathBuf>,
 }
@@ -35,7 +34,6 @@ impl SockchatApp {
     pub fn new(cc: Option<&eframe::CreationContext<'_>>, start: Option<StartRequest>) -> Self {
         let mut settings = Settings::default();
         let mut wake: Option<Waker> = None;
-        let mut dark = true;
         if let Some(cc) = cc {
             if let Some(stored) =
                 cc.storage.and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
@@ -44,7 +42,6 @@ impl SockchatApp {
             }
             let ctx = cc.egui_ctx.clone();
             wake = Some(Arc::new(move || ctx.request_repaint()));
-            dark = cc.egui_ctx.global_style().visuals.dark_mode;
         }
         let mut app = SockchatApp {
             settings,
@@ -53,7 +50,6 @@ impl SockchatApp {
             save: save::SaveFlow::default(),
             wake,
             title: String::new(),
-            dark,
             log: None,
         };
         if let Some(req) = start {
@@ -116,7 +112,7 @@ impl SockchatApp {
 
     pub fn start(&mut self, req: StartRequest) {
         self.start_error = None;
-        self.session = Some(Session::start(req, self.wake.clone(), self.dark, self.log.as_deref()));
+        self.session = Some(Session::start(req, self.wake.clone(), self.log.as_deref()));
     }
 
     /// Which screen shows: the chat view once a session has come up, the start screen before.
@@ -176,7 +172,6 @@ impl eframe::App for SockchatApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.dark = ui.visuals().dark_mode;
         if self.in_chat() {
             self.chat_view(ui);
         } else {

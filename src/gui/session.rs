@@ -77,7 +77,6 @@ pub struct Session {
     pub focus_send: bool,
     /// Last fatal error or disconnect reason, shown when the engine ends.
     last_reason: Option<String>,
-    dark: bool,
     log: LogState,
 }
 
@@ -97,12 +96,7 @@ fn reap(engine: Engine) {
 
 impl Session {
     /// Starts the engine; `log` names a file every event is appended to as a JSON line.
-    pub fn start(
-        request: StartRequest,
-        wake: Option<Waker>,
-        dark: bool,
-        log: Option<&std::path::Path>,
-    ) -> Session {
+    pub fn start(request: StartRequest, wake: Option<Waker>, log: Option<&std::path::Path>) -> Session {
         let mut s = Session {
             request,
             engine: None,
@@ -118,7 +112,6 @@ impl Session {
             draft: String::new(),
             focus_send: false,
             last_reason: None,
-            dark,
             log: LogState::Off,
         };
         if let Some(path) = log {
@@ -173,7 +166,7 @@ impl Session {
             }
             Ok(Err(e)) => {
                 self.log = LogState::Failed;
-                self.chat.push_line(&format!("! {e}"), self.dark);
+                self.chat.push_line(&format!("! {e}"));
             }
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Disconnected) => self.log = LogState::Failed,
@@ -306,10 +299,7 @@ impl Session {
                 }
                 // A rename is worth a line; a host name arriving is not (the list shows it).
                 let known = &self.known;
-                self.chat.push_line(
-                    &crate::model::describe(&ev, &|id| known.get(&id).map(|p| p.label())),
-                    self.dark,
-                );
+                self.chat.push_line(&crate::model::describe(&ev, &|id| known.get(&id).map(|p| p.label())));
                 return;
             }
             Event::Disconnected { peer, reason, .. } => {
@@ -330,7 +320,7 @@ impl Session {
             _ => {}
         }
         let known = &self.known;
-        self.chat.push(ev, &|id| known.get(&id).map(|p| p.label()), self.dark);
+        self.chat.push(ev, &|id| known.get(&id).map(|p| p.label()));
     }
 
     fn go_live(&mut self) {
