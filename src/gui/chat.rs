@@ -8,6 +8,7 @@
 //! without looking at its text: that keeps a resize cheap at a million entries.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
@@ -89,8 +90,9 @@ struct Body {
 impl Body {
     fn add(&mut self, s: &str, p: Paint) {
         let a = self.text.len();
-        // Control characters would break the one-row-per-line layout; show them as spaces.
-        if s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        // Control characters would break the one-row-per-line layout; show them as spaces. C1 controls
+        // start with 0xc2 in UTF-8. A fold without early exit, so the check is vectorised.
+        if s.bytes().fold(false, |c, b| c | (b < 0x20) | (b == 0x7f) | (b == 0xc2)) {
             self.text.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
         } else {
             self.text.push_str(s);
@@ -108,9 +110,31 @@ impl Body {
     }
 }
 
-/// Peer labels already formatted in this pass, by the peer's address in memory: every event shown holds
-/// its peer, so an address cannot be reused for another peer while the pass runs.
-type Labels = HashMap<usize, String>;
+/// Peer labels already formatted, by the peer's address in memory. A peer is a snapshot that never
+/// changes, and the log holds every event (so every peer it labels) as long as it lives, so an address
+/// cannot be reused for another peer while the log keeps labels for it.
+type Labels = HashMap<usize, String, BuildHasherDefault<PtrHash>>;
+
+/// Hashes an address with one multiplication: a rewrap looks a label up per wrapped row.
+#[derive(Default)]
+struct PtrHash(u64);
+
+impl Hasher for PtrHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // Fibonacci hashing; the high bits (which hashbrown uses for its tags) depend on every bit of `n`.
+        self.0 = (n as u64 ^ (n as u64 >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// The history shown in the window, in arrival order.
 pub struct ChatLog {
@@ -127,6 +151,8 @@ pub struct ChatLog {
     line_start: Vec<usize>,
     /// Body width `line_start` was computed for.
     cols: usize,
+    /// Labels of the peers of the events in this log, so drawing and rewrapping format each once.
+    labels: Labels,
 }
 
 /// A colour per peer, from its address, so the same connection keeps its colour all session long.
@@ -236,6 +262,7 @@ impl ChatLog {
             chars: Vec::new(),
             line_start: vec![0],
             cols: MIN_BODY_COLS,
+            labels: Labels::default(),
         }
     }
 
@@ -263,7 +290,7 @@ impl ChatLog {
     pub fn line_text(&self, i: usize) -> Option<String> {
         let e = self.entry(i)?;
         let mut body = Body::default();
-        self.build(&e, &mut Labels::new(), &mut body);
+        self.build(&e, &mut Labels::default(), &mut body);
         Some(format!("{} {}", model::clock(e.time()), body.text))
     }
 
@@ -288,9 +315,10 @@ impl ChatLog {
     }
 
     fn measure_last(&mut self) {
+        let (mut labels, mut body) = (std::mem::take(&mut self.labels), Body::default());
         let Some(e) = self.len().checked_sub(1).and_then(|i| self.entry(i)) else { return };
-        let mut body = Body::default();
-        self.build(&e, &mut Labels::new(), &mut body);
+        self.build(&e, &mut labels, &mut body);
+        self.labels = labels;
         let chars = u32::try_from(body.chars()).unwrap_or(u32::MAX);
         let lines = lines_of(chars, self.cols, || line_count(&body.text, self.cols));
         let last = self.line_start.last().copied().unwrap_or(0);
@@ -352,7 +380,7 @@ impl ChatLog {
         let mut starts = std::mem::take(&mut self.line_start);
         starts.clear();
         starts.push(0);
-        let (mut labels, mut body) = (Labels::new(), Body::default());
+        let (mut labels, mut body) = (std::mem::take(&mut self.labels), Body::default());
         let mut total = 0;
         for (i, &chars) in self.chars.iter().enumerate() {
             total += lines_of(chars, cols, || match self.entry(i) {
@@ -365,6 +393,7 @@ impl ChatLog {
             starts.push(total);
         }
         self.line_start = starts;
+        self.labels = labels;
     }
 
     fn total_lines(&self) -> usize {
@@ -452,12 +481,13 @@ impl ChatLog {
         let err_bg = Color32::from_rgba_unmultiplied(0xd0, 0x30, 0x30, 36);
         ui.spacing_mut().item_spacing.y = 1.0;
         let total = self.total_lines();
+        let mut labels = std::mem::take(&mut self.labels);
         egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true).show_rows(
             ui,
             row_h,
             total,
             |ui, lines| {
-                let (mut labels, mut body) = (Labels::new(), Body::default());
+                let mut body = Body::default();
                 // The entry whose body is in `body`: its continuation lines reuse it.
                 let mut built: Option<(usize, Kind, String)> = None;
                 for line in lines {
@@ -494,6 +524,7 @@ impl ChatLog {
                 }
             },
         );
+        self.labels = labels;
     }
 }
 
@@ -592,7 +623,7 @@ mod tests {
             let mut body = Body::default();
             for i in 0..log.len() {
                 let e = log.entry(i).unwrap();
-                log.build(&e, &mut Labels::new(), &mut body);
+                log.build(&e, &mut Labels::default(), &mut body);
                 let n = log.line_start[i + 1] - log.line_start[i];
                 assert_eq!(n, lines(&body.text, cols).len(), "entry {i} at {cols}");
                 assert_eq!(n == 1, body.text.chars().count() <= cols, "entry {i} at {cols}");
@@ -650,7 +681,7 @@ mod tests {
     fn colours_come_from_the_theme_when_drawn() {
         let log = sample();
         let mut body = Body::default();
-        log.build(&log.entry(2).unwrap(), &mut Labels::new(), &mut body);
+        log.build(&log.entry(2).unwrap(), &mut Labels::default(), &mut body);
         let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         for vis in [egui::Visuals::dark(), egui::Visuals::light()] {
             let job = log.layout_line(&body, "12:34:56", 0, &FontId::monospace(12.0), &vis).unwrap();
