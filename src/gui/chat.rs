@@ -85,18 +85,33 @@ struct Body {
     text: String,
     /// Byte ranges of `text` in order, and how each is painted.
     segs: Vec<(Range<usize>, Paint)>,
+    /// `text` is ASCII, so characters are bytes.
+    ascii: bool,
 }
 
 impl Body {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.segs.clear();
+        self.ascii = true;
+    }
+
     fn add(&mut self, s: &str, p: Paint) {
         let a = self.text.len();
-        // Control characters would break the one-row-per-line layout; show them as spaces. C1 controls
-        // start with 0xc2 in UTF-8. A fold without early exit, so the check is vectorised.
-        if s.bytes().fold(false, |c, b| c | (b < 0x20) | (b == 0x7f) | (b == 0xc2)) {
-            self.text.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
-        } else {
-            self.text.push_str(s);
-        }
+        self.ascii &= push_printable(&mut self.text, s);
+        self.mark(a, p);
+    }
+
+    /// [`Self::add`] for text known to be printable (a literal, a cached label): nothing to check.
+    fn add_clean(&mut self, s: &str, ascii: bool, p: Paint) {
+        let a = self.text.len();
+        self.text.push_str(s);
+        self.ascii &= ascii;
+        self.mark(a, p);
+    }
+
+    /// Paints `text[a..]` with `p`, as part of the last segment if that is painted the same.
+    fn mark(&mut self, a: usize, p: Paint) {
         let b = self.text.len();
         match self.segs.last_mut() {
             Some((r, q)) if *q == p && r.end == a => r.end = b,
@@ -106,14 +121,39 @@ impl Body {
     }
 
     fn chars(&self) -> usize {
-        if self.text.is_ascii() { self.text.len() } else { self.text.chars().count() }
+        if self.ascii { self.text.len() } else { self.text.chars().count() }
     }
+
+    /// Calls `f` with the byte range of each display line of `text` at `width` characters.
+    fn wrap(&self, width: usize, f: impl FnMut(Range<usize>)) {
+        if self.ascii { wrap_ascii(self.text.as_bytes(), width, f) } else { wrap_chars(&self.text, width, f) }
+    }
+
+    fn lines(&self, width: usize) -> usize {
+        let mut n = 0;
+        self.wrap(width, |_| n += 1);
+        n
+    }
+}
+
+/// Appends `s` with control characters as spaces, since they would break the one-row-per-line layout;
+/// returns whether what it appended is ASCII.
+fn push_printable(out: &mut String, s: &str) -> bool {
+    // Printable ASCII, the usual case, is checked 16 bytes at a time (a fold has no early exit to stop
+    // that).
+    if s.bytes().fold(true, |ok, b| ok & (b.wrapping_sub(0x20) < 0x5f)) {
+        out.push_str(s);
+        return true;
+    }
+    out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
+    s.is_ascii()
 }
 
 /// Peer labels already formatted, by the peer's address in memory. A peer is a snapshot that never
 /// changes, and the log holds every event (so every peer it labels) as long as it lives, so an address
-/// cannot be reused for another peer while the log keeps labels for it.
-type Labels = HashMap<usize, String, BuildHasherDefault<PtrHash>>;
+/// cannot be reused for another peer while the log keeps labels for it. Stored printable, with whether
+/// they are ASCII.
+type Labels = HashMap<usize, (String, bool), BuildHasherDefault<PtrHash>>;
 
 /// Hashes an address with one multiplication: a rewrap looks a label up per wrapped row.
 #[derive(Default)]
@@ -186,15 +226,10 @@ pub fn peer_color(addr: &SocketAddr, dark: bool) -> Color32 {
     if dark { DARK[i] } else { LIGHT[i] }
 }
 
-/// Calls `f` with the byte range of each wrapped line of `s`, at most `width` characters each,
-/// breaking after the last space in reach, if any.
-fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
+/// Calls `f` with the byte range of each wrapped line of ASCII `b`, at most `width` characters each,
+/// breaking after the last space in reach, if any: a line is `width` bytes cut after its last space.
+fn wrap_ascii(b: &[u8], width: usize, mut f: impl FnMut(Range<usize>)) {
     let width = width.max(1);
-    if !s.is_ascii() {
-        return wrap_chars(s, width, f);
-    }
-    // A character is a byte: each line is a slice of `width` bytes cut after its last space.
-    let b = s.as_bytes();
     let mut start = 0;
     while b.len() - start > width {
         let end = start + width;
@@ -205,7 +240,7 @@ fn wrap(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
     f(start..b.len());
 }
 
-/// [`wrap`] for any text, counting characters.
+/// [`wrap_ascii`] for any text, counting characters.
 fn wrap_chars(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
     let width = width.max(1);
     if s.is_empty() {
@@ -234,12 +269,6 @@ fn wrap_chars(s: &str, width: usize, mut f: impl FnMut(Range<usize>)) {
         }
     }
     f(start..s.len());
-}
-
-fn line_count(s: &str, width: usize) -> usize {
-    let mut n = 0;
-    wrap(s, width, |_| n += 1);
-    n
 }
 
 /// Display lines of a body of `chars` characters: arithmetic unless it is wider than the view.
@@ -320,7 +349,7 @@ impl ChatLog {
         self.build(&e, &mut labels, &mut body);
         self.labels = labels;
         let chars = u32::try_from(body.chars()).unwrap_or(u32::MAX);
-        let lines = lines_of(chars, self.cols, || line_count(&body.text, self.cols));
+        let lines = lines_of(chars, self.cols, || body.lines(self.cols));
         let last = self.line_start.last().copied().unwrap_or(0);
         self.chars.push(chars);
         self.line_start.push(last + lines);
@@ -328,8 +357,7 @@ impl ChatLog {
 
     /// Builds entry `e`'s body into `out`, as it is drawn and copied.
     fn build(&self, e: &Entry<'_>, labels: &mut Labels, out: &mut Body) {
-        out.text.clear();
-        out.segs.clear();
+        out.clear();
         let ev = match e {
             Entry::Note(n) => return out.add(&n.text, Paint::System),
             Entry::Event(_, ev) => ev,
@@ -340,10 +368,10 @@ impl ChatLog {
         };
         match &m.origin {
             Origin::Local { to } => {
-                out.add("you -> ", Paint::Own);
+                out.add_clean("you -> ", true, Paint::Own);
                 match to {
-                    None => out.add("server", Paint::Own),
-                    Some(Target::All) => out.add("everyone", Paint::Own),
+                    None => out.add_clean("server", true, Paint::Own),
+                    Some(Target::All) => out.add_clean("everyone", true, Paint::Own),
                     Some(Target::One(id)) => {
                         let Entry::Event(k, _) = e else { return };
                         match self.targets.binary_search_by_key(k, |t| t.0) {
@@ -352,21 +380,25 @@ impl ChatLog {
                         }
                     }
                 }
-                out.add(": ", Paint::Own);
+                out.add_clean(": ", true, Paint::Own);
             }
             Origin::Remote { from, relayed } => {
                 let who = Paint::Who(from.addr);
-                let key = Arc::as_ptr(from) as usize;
-                out.add(labels.entry(key).or_insert_with(|| from.label()), who);
+                let (label, ascii) = labels.entry(Arc::as_ptr(from) as usize).or_insert_with(|| {
+                    let mut s = String::new();
+                    let ascii = push_printable(&mut s, &from.label());
+                    (s, ascii)
+                });
+                out.add_clean(label, *ascii, who);
                 if *relayed {
-                    out.add(" (relayed)", who);
+                    out.add_clean(" (relayed)", true, who);
                 }
-                out.add(": ", who);
+                out.add_clean(": ", true, who);
             }
         }
         out.add(&m.text, Paint::Text);
         if m.truncated {
-            out.add(CUT, Paint::Text);
+            out.add_clean(CUT, true, Paint::Text);
         }
     }
 
@@ -386,7 +418,7 @@ impl ChatLog {
             total += lines_of(chars, cols, || match self.entry(i) {
                 Some(e) => {
                     self.build(&e, &mut labels, &mut body);
-                    line_count(&body.text, cols)
+                    body.lines(cols)
                 }
                 None => 1,
             });
@@ -417,7 +449,7 @@ impl ChatLog {
     ) -> Option<LayoutJob> {
         let mut range = None;
         let mut k = 0;
-        wrap(&body.text, self.cols, |r| {
+        body.wrap(self.cols, |r| {
             if k == sub {
                 range = Some(r);
             }
@@ -533,6 +565,11 @@ mod tests {
     use super::*;
     use crate::model::Peer;
 
+    /// Each wrapped line of `s`, at most `width` characters, cut after the last space in reach if any.
+    fn wrap(s: &str, width: usize, f: impl FnMut(Range<usize>)) {
+        if s.is_ascii() { wrap_ascii(s.as_bytes(), width, f) } else { wrap_chars(s, width, f) }
+    }
+
     fn lines(s: &str, w: usize) -> Vec<&str> {
         let mut v = Vec::new();
         wrap(s, w, |r| v.push(&s[r]));
@@ -571,7 +608,13 @@ mod tests {
             msg(Origin::Local { to: Some(Target::One(2)) }, "héllo wörld, ça va? très bien, merci"),
             &names,
         );
-        log.push(msg(Origin::Local { to: Some(Target::All) }, "tab\there and a bell\u{7} too"), &none);
+        log.push(
+            msg(
+                Origin::Local { to: Some(Target::All) },
+                "tab\there and a bell\u{7} too, a C1 next\u{85}line",
+            ),
+            &none,
+        );
         log.push(
             Event::Error { time: model::now(), peer: Some(bob), text: "reset ".repeat(20), fatal: false },
             &none,
@@ -671,10 +714,26 @@ mod tests {
         assert!(log.line_text(3).unwrap().contains(" localhost (127.0.0.1:5001) (relayed): the quick"));
         assert!(log.line_text(6).unwrap().contains(" you -> bob: héllo wörld"));
         assert_eq!(log.kind(6), Some(Kind::Own));
-        assert!(log.line_text(7).unwrap().ends_with(" you -> everyone: tab here and a bell  too"));
+        assert!(
+            log.line_text(7).unwrap().ends_with(" you -> everyone: tab here and a bell  too, a C1 next line")
+        );
         assert_eq!(log.kind(8), Some(Kind::Error));
         assert_eq!(log.line_text(9), None);
         assert_eq!(log.kind(9), None);
+    }
+
+    #[test]
+    fn each_peer_snapshot_keeps_its_own_label() {
+        let mut log = ChatLog::new();
+        let before = peer(1, 5000, None);
+        let mut renamed = (*before).clone();
+        renamed.name = Some("ann\u{1b}[31m".into());
+        log.push(msg(Origin::Remote { from: before, relayed: false }, "one"), &none);
+        log.push(msg(Origin::Remote { from: Arc::new(renamed), relayed: false }, "two"), &none);
+        log.rewrap(40);
+        assert!(log.line_text(0).unwrap().ends_with(" localhost (127.0.0.1:5000): one"));
+        assert!(log.line_text(1).unwrap().ends_with(" localhost (127.0.0.1:5000) ann [31m: two"));
+        assert_eq!(log.line_start, [0, 1, 2]);
     }
 
     #[test]
