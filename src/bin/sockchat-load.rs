@@ -1003,7 +1003,7 @@ fn ui_pass(
         (t1 - t0, t2 - t1, shapes, verts)
     };
     let (first, _, _, _) = frame(log, 1280.0);
-    println!("first frame (fonts loaded, every row wrapped once): {:.2} ms", first.as_secs_f64() * 1e3);
+    println!("first frame (fonts loaded, rows rewrapped to the view): {:.2} ms", first.as_secs_f64() * 1e3);
     for busy in [false, true] {
         let (mut pass, mut tess) = (Vec::new(), Vec::new());
         let mut last = (0, 0);
