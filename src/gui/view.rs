@@ -178,11 +178,18 @@ impl SockchatApp {
                     let l = ui.label("To");
                     let current = match s.target {
                         Target::All => "Everyone".to_string(),
-                        Target::One(id) => s.clients.get(&id).map_or_else(|| "Everyone".into(), |c| c.peer.label()),
+                        // Short: the name, else ip:port; the full label is in the list and the drop-down.
+                        Target::One(id) => s.clients.get(&id).map_or_else(
+                            || "Everyone".into(),
+                            |c| c.peer.name.clone().unwrap_or_else(|| c.peer.addr.to_string()),
+                        ),
                     };
+                    // Narrow windows shrink the target box (its long labels truncated) before the send box.
+                    let w = (ui.available_width() * 0.3).clamp(90.0, 220.0);
                     egui::ComboBox::from_id_salt("target")
                         .selected_text(current)
-                        .width(170.0)
+                        .width(w)
+                        .truncate()
                         .show_ui(ui, |ui| {
                             ui.selectable_value(&mut s.target, Target::All, "Everyone");
                             for (id, c) in &s.clients {
@@ -203,7 +210,7 @@ impl SockchatApp {
                 let send_w = 70.0;
                 let edit = egui::TextEdit::singleline(&mut s.draft)
                     .hint_text(hint)
-                    .desired_width((ui.available_width() - send_w - 8.0).max(80.0));
+                    .desired_width((ui.available_width() - send_w - 8.0).max(60.0));
                 let r = ui.add_enabled(enabled, edit).labelled_by(l.id);
                 let mut send = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 send |= ui.add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into())).clicked();
