@@ -35,12 +35,11 @@ pub fn parse_name(line: &str) -> Option<Option<String>> {
 
 /// How a room server passes a client's line on: `[from ADDR HOST NAME] TEXT`, `-` for unknown parts.
 pub fn relay_line(from: &Peer, text: &str) -> String {
-    format!(
-        "{RELAY_PREFIX}{} {} {}] {text}",
-        from.addr,
-        from.host.as_deref().unwrap_or("-"),
-        from.name.as_deref().unwrap_or("-")
-    )
+    let mut out = Vec::with_capacity(text.len() + 48);
+    push_relay_line(&mut out, from, text);
+    out.pop();
+    // Built from `str`s and ASCII only, so always UTF-8.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// [`relay_line`] and its line end appended to `out`, without building the line on its own first.
