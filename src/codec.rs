@@ -38,7 +38,19 @@ impl LineDecoder {
     }
 
     /// Decodes `data`, calling `out` for every complete non-empty line.
-    pub fn feed(&mut self, mut data: &[u8], out: &mut impl FnMut(Line)) {
+    pub fn feed(&mut self, data: &[u8], out: &mut impl FnMut(Line)) {
+        self.feed_raw(data, &mut |bytes, truncated| {
+            let mut text = String::new();
+            if push_sanitized(&mut text, bytes) {
+                out(Line { text, truncated });
+            }
+        });
+    }
+
+    /// Decodes `data`, calling `out` with each complete line's raw bytes (not yet sanitized, possibly
+    /// blank) and whether it was cut: the allocation-free form for callers that sanitize into their own
+    /// buffer with [`push_sanitized`].
+    pub fn feed_raw(&mut self, mut data: &[u8], out: &mut impl FnMut(&[u8], bool)) {
         if self.after_cr && !data.is_empty() {
             self.after_cr = false;
             if data[0] == b'\n' {
@@ -50,11 +62,18 @@ impl LineDecoder {
                 self.take(data, out);
                 break;
             };
-            self.take(&data[..pos], out);
-            if self.skipping {
-                self.skipping = false;
+            if self.buf.is_empty() && !self.skipping && pos <= self.max_len {
+                // The whole line is in this read: hand it over without copying it into `buf`.
+                if pos > 0 {
+                    out(&data[..pos], false);
+                }
             } else {
-                self.emit(false, out);
+                self.take(&data[..pos], out);
+                if self.skipping {
+                    self.skipping = false;
+                } else {
+                    self.emit(false, out);
+                }
             }
             let mut next = pos + 1;
             if data[pos] == b'\r' {
@@ -69,7 +88,7 @@ impl LineDecoder {
     }
 
     /// Adds bytes to the current line, cutting it at `max_len`.
-    fn take(&mut self, bytes: &[u8], out: &mut impl FnMut(Line)) {
+    fn take(&mut self, bytes: &[u8], out: &mut impl FnMut(&[u8], bool)) {
         if self.skipping {
             return;
         }
@@ -83,20 +102,26 @@ impl LineDecoder {
         }
     }
 
-    fn emit(&mut self, truncated: bool, out: &mut impl FnMut(Line)) {
-        if self.buf.is_empty() {
-            return;
-        }
-        let text = sanitize(&self.buf);
-        self.buf.clear();
-        if !text.trim().is_empty() {
-            out(Line { text, truncated });
+    fn emit(&mut self, truncated: bool, out: &mut impl FnMut(&[u8], bool)) {
+        if !self.buf.is_empty() {
+            out(&self.buf, truncated);
+            self.buf.clear();
         }
     }
 
     /// The peer closed: a last line without a line end is still a line (nothing accepted is lost).
     pub fn finish(&mut self, out: &mut impl FnMut(Line)) {
-        if !self.skipping && !self.buf.is_empty() {
+        self.finish_raw(&mut |bytes, truncated| {
+            let mut text = String::new();
+            if push_sanitized(&mut text, bytes) {
+                out(Line { text, truncated });
+            }
+        });
+    }
+
+    /// [`finish`](Self::finish) for [`feed_raw`](Self::feed_raw) callers.
+    pub fn finish_raw(&mut self, out: &mut impl FnMut(&[u8], bool)) {
+        if !self.skipping {
             self.emit(false, out);
         }
         self.buf.clear();
@@ -105,23 +130,48 @@ impl LineDecoder {
     }
 }
 
+/// True when every byte is printable ASCII. Written without an early exit per byte so the compiler can
+/// check 32 bytes at a time: it runs once over nearly every byte received.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    let ok = |b: &u8| b.wrapping_sub(0x20) < 0x5f;
+    let mut chunks = bytes.chunks_exact(32);
+    for c in &mut chunks {
+        if !c.iter().fold(true, |all, b| all & ok(b)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(ok)
+}
+
+/// Appends the safe text of one line (see [`sanitize`]) to `out`. A line that is blank once made safe
+/// is not a message: then nothing is appended and the answer is false.
+pub fn push_sanitized(out: &mut String, bytes: &[u8]) -> bool {
+    let start = out.len();
+    push_safe_text(out, bytes);
+    if out[start..].trim_start().is_empty() {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
 /// Bytes to safe display text: lossy UTF-8, NULs dropped, control characters in caret notation.
 pub fn sanitize(bytes: &[u8]) -> String {
-    // Printable ASCII, nearly every chat line, needs neither the lossy UTF-8 pass nor escaping.
-    if bytes.iter().all(|b| (0x20..0x7f).contains(b))
-        && let Ok(s) = String::from_utf8(bytes.to_vec())
-    {
-        return s;
-    }
-    let s = String::from_utf8_lossy(bytes);
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return s.into_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        push_safe(&mut out, c);
-    }
+    let mut out = String::with_capacity(bytes.len());
+    push_safe_text(&mut out, bytes);
     out
+}
+
+fn push_safe_text(out: &mut String, bytes: &[u8]) {
+    // Printable ASCII, nearly every chat line, needs neither the lossy UTF-8 pass nor escaping.
+    if printable_ascii(bytes)
+        && let Ok(s) = std::str::from_utf8(bytes)
+    {
+        return out.push_str(s);
+    }
+    for c in String::from_utf8_lossy(bytes).chars() {
+        push_safe(out, c);
+    }
 }
 
 fn push_safe(out: &mut String, c: char) {
@@ -291,6 +341,34 @@ mod tests {
         assert_eq!(encode_line("a\nb\rc"), b"a b c\n");
     }
 
+    #[test]
+    fn printable_ascii_agrees_with_the_plain_test_for_every_byte_and_length() {
+        for len in [0usize, 1, 31, 32, 33, 64, 95] {
+            for b in 0..=255u8 {
+                for at in [0, len / 2, len.saturating_sub(1)] {
+                    let mut v = vec![b'a'; len];
+                    if len > 0 {
+                        v[at] = b;
+                    }
+                    let want = v.iter().all(|c| (0x20..0x7f).contains(c));
+                    assert_eq!(printable_ascii(&v), want, "byte {b:#x} at {at} of {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn push_sanitized_appends_safe_text_or_nothing_for_blank_lines() {
+        let mut s = String::from("kept|");
+        assert!(!push_sanitized(&mut s, b"   "));
+        assert!(!push_sanitized(&mut s, b"\t \0"));
+        assert!(!push_sanitized(&mut s, "\u{3000}".as_bytes()));
+        assert_eq!(s, "kept|");
+        assert!(push_sanitized(&mut s, b" hi\x1b[1m"));
+        assert!(push_sanitized(&mut s, b"\xff"));
+        assert_eq!(s, "kept| hi^[[1m\u{fffd}");
+    }
+
     proptest! {
         #[test]
         fn any_split_gives_the_same_lines(
@@ -312,6 +390,25 @@ mod tests {
             chunks.push(&data[at..]);
             let split = decode_chunks(max, &chunks);
             prop_assert_eq!(&whole, &split);
+            // The bytes-level form with the shared buffer gives the same lines as the `Line` form.
+            let mut d = LineDecoder::new(max);
+            let (mut buf, mut ends) = (String::new(), Vec::new());
+            let mut push = |b: &[u8], cut: bool| {
+                if push_sanitized(&mut buf, b) {
+                    ends.push((buf.len(), cut));
+                }
+            };
+            for c in &chunks {
+                d.feed_raw(c, &mut push);
+            }
+            d.finish_raw(&mut push);
+            let mut start = 0;
+            let raw: Vec<Line> = ends.iter().map(|&(end, truncated)| {
+                let text = buf[start..end].to_string();
+                start = end;
+                Line { text, truncated }
+            }).collect();
+            prop_assert_eq!(&whole, &raw);
             for l in &whole {
                 prop_assert!(!l.text.chars().any(|c| c.is_control()));
                 prop_assert!(!l.text.is_empty());

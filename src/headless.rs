@@ -5,9 +5,10 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use crate::codec::{Line, LineDecoder};
-use crate::engine::{Command, Engine};
+use crate::engine::{Command, Delivery, Engine};
 use crate::log::EventLog;
-use crate::model::{self, Event, Message, Origin, Peer, PeerId, Target};
+use crate::model::{self, Event, LineBatch, Origin, Peer, PeerId, Target};
+use time::OffsetDateTime;
 
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,31 +38,43 @@ impl Printer {
     fn write_remote(
         &mut self,
         out: &mut impl Write,
-        m: &Message,
+        time: OffsetDateTime,
         from: &Arc<Peer>,
         relayed: bool,
+        lines: impl Iterator<Item = (impl AsRef<str>, bool)>,
     ) -> io::Result<()> {
-        let hms = m.time.to_hms();
+        let hms = time.to_hms();
         let clock = match &mut self.clock {
             Some((k, s)) if *k == hms => s,
-            slot => &mut slot.insert((hms, model::clock(m.time))).1,
+            slot => &mut slot.insert((hms, model::clock(time))).1,
         };
-        out.write_all(clock.as_bytes())?;
-        out.write_all(b" ")?;
         let label = match self.labels.get(&from.id) {
             Some((p, l)) if Arc::ptr_eq(p, from) => l,
             _ => &self.labels.entry(from.id).insert_entry((from.clone(), from.label())).into_mut().1,
         };
-        out.write_all(label.as_bytes())?;
-        if relayed {
-            out.write_all(b" (relayed)")?;
+        for (text, truncated) in lines {
+            out.write_all(clock.as_bytes())?;
+            out.write_all(b" ")?;
+            out.write_all(label.as_bytes())?;
+            if relayed {
+                out.write_all(b" (relayed)")?;
+            }
+            out.write_all(b": ")?;
+            out.write_all(text.as_ref().as_bytes())?;
+            if truncated {
+                out.write_all(b" [cut: line over the length limit]")?;
+            }
+            out.write_all(b"\n")?;
         }
-        out.write_all(b": ")?;
-        out.write_all(m.text.as_bytes())?;
-        if m.truncated {
-            out.write_all(b" [cut: line over the length limit]")?;
+        Ok(())
+    }
+
+    /// Writes a batch of received lines: one line each, as [`write`](Self::write) would for their messages.
+    pub fn write_lines(&mut self, out: &mut impl Write, b: &LineBatch) -> io::Result<()> {
+        match self.format {
+            Format::Text => self.write_remote(out, b.time, &b.from, b.relayed, b.lines()),
+            Format::Json => b.messages().try_for_each(|m| self.write(out, &Event::Message(m))),
         }
-        out.write_all(b"\n")
     }
 
     /// Writes the event's line, if it has one (host-name updates alone are not printed).
@@ -83,7 +96,8 @@ impl Printer {
             }
             Event::Message(m) if self.format == Format::Text => {
                 if let Origin::Remote { from, relayed } = &m.origin {
-                    return self.write_remote(out, m, from, *relayed);
+                    let line = std::iter::once((m.text.as_str(), m.truncated));
+                    return self.write_remote(out, m.time, from, *relayed, line);
                 }
             }
             _ => {}
@@ -151,17 +165,29 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut failed = false;
     let events = engine.events().clone();
-    while let Ok(first) = events.recv() {
+    let mut show = |printer: &mut Printer, ev: &Event, out: &mut io::BufWriter<_>| {
+        if let Event::Error { fatal: true, text, .. } = ev {
+            failed = true;
+            eprintln!("sockchat: {text}");
+        }
+        if let Some(l) = &log {
+            l.record(ev);
+        }
+        printer.write(out, ev)
+    };
+    while let Ok(first) = events.recv_delivery() {
         // Print what has piled up, then flush once: a busy server prints in blocks, an idle one at once.
-        for ev in std::iter::once(first).chain(events.try_iter()) {
-            if let Event::Error { fatal: true, text, .. } = &ev {
-                failed = true;
-                eprintln!("sockchat: {text}");
-            }
-            if let Some(l) = &log {
-                l.record(&ev);
-            }
-            if printer.write(&mut out, &ev).is_err() {
+        let more = std::iter::from_fn(|| events.try_recv_delivery().ok());
+        for d in std::iter::once(first).chain(more) {
+            let shown = match d {
+                Delivery::Event(ev) => show(&mut printer, &ev, &mut out),
+                // A batch stays whole on the way to stdout: no `Message` is made per line unless logged.
+                Delivery::Lines(b) if log.is_none() => printer.write_lines(&mut out, &b),
+                Delivery::Lines(b) => {
+                    b.messages().try_for_each(|m| show(&mut printer, &Event::Message(m), &mut out))
+                }
+            };
+            if shown.is_err() {
                 // stdout closed (a pipe reader went away): nothing more can be shown, so stop.
                 engine.request_stop();
             }
@@ -184,7 +210,7 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::DisconnectReason;
+    use crate::model::{DisconnectReason, Message};
 
     fn msg(from: &Arc<Peer>, relayed: bool, text: &str, truncated: bool) -> Event {
         let origin = Origin::Remote { from: from.clone(), relayed };
@@ -224,5 +250,25 @@ mod tests {
         let got: Vec<&str> = got.lines().filter(|l| !l.contains("peer is now known")).collect();
         assert_eq!(got, want.lines().collect::<Vec<_>>());
         assert!(want.contains("localhost (127.0.0.1:5000) ann: after rename"));
+    }
+
+    /// A batch prints exactly what its messages would, one by one.
+    #[test]
+    fn a_batch_prints_like_its_messages() {
+        let from = Arc::new(Peer::new(2, "[::1]:7000".parse().unwrap()));
+        let mut b = LineBatch::new(10, model::now(), from.clone(), false);
+        b.push("one", false);
+        b.push("two cut", true);
+        b.push("three", false);
+        for format in [Format::Text, Format::Json] {
+            let (mut batched, mut single) = (Vec::new(), Vec::new());
+            Printer::new(format).write_lines(&mut batched, &b).unwrap();
+            let mut p = Printer::new(format);
+            for m in b.messages() {
+                p.write(&mut single, &Event::Message(m)).unwrap();
+            }
+            assert_eq!(String::from_utf8(batched).unwrap(), String::from_utf8(single.clone()).unwrap());
+            assert_eq!(single.iter().filter(|c| **c == b'\n').count(), 3);
+        }
     }
 }

@@ -391,7 +391,8 @@ fn wake_hook_runs_for_every_event() {
     let events = engine.events().clone();
     engine.stop();
     let rest = wait_closed(&events).len();
-    // Listening, Connected, Message (+ host update) and the rest: one wake per event queued.
+    // Listening, Connected, Message (+ host update) and the rest: one wake per delivery (an event, or
+    // the lines of one read).
     assert!(wakes.load(Ordering::SeqCst) >= 3 + rest, "wakes {}", wakes.load(Ordering::SeqCst));
 }
 
@@ -416,5 +417,33 @@ fn a_known_host_name_is_on_the_next_connection_from_the_start() {
     let m = &messages(engine.events(), 1)[0];
     let Origin::Remote { from, .. } = &m.origin else { panic!() };
     assert_eq!(from.host.as_deref(), Some(name.as_str()));
+    engine.stop();
+}
+
+#[test]
+fn lines_of_one_read_keep_their_order_and_names_around_a_rename() {
+    let (engine, addr) = server(Mode::OneWay);
+    let mut c = Raw::connect(addr);
+    c.send(b"one\ntwo\n/name zed\nthree\n\nfour\n");
+    let mut seen = Vec::new();
+    let mut seqs = Vec::new();
+    let mut name = None;
+    while seen.len() < 5 {
+        match wait_for(engine.events(), |e| matches!(e, Event::Message(_) | Event::PeerUpdated { .. })) {
+            Event::Message(m) => {
+                let Origin::Remote { from, .. } = &m.origin else { panic!("not received: {m:?}") };
+                seen.push(format!("{}/{}", m.text, from.name.as_deref().unwrap_or("-")));
+                seqs.push(m.seq);
+            }
+            // Host-name answers are updates too; only a change of name counts here.
+            Event::PeerUpdated { peer, .. } if peer.name != name => {
+                name.clone_from(&peer.name);
+                seen.push(format!("renamed {}", peer.name.as_deref().unwrap_or("")));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["one/-", "two/-", "renamed zed", "three/zed", "four/zed"]);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "numbered in order: {seqs:?}");
     engine.stop();
 }

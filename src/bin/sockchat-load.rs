@@ -739,7 +739,7 @@ fn latency(a: &LatencyArgs) -> Res<()> {
     let eng = Engine::server(cfg, None);
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
     let rx = eng.events().clone();
-    let next = |rx: &crossbeam_channel::Receiver<Event>| {
+    let next = |rx: &sockchat::engine::Events| {
         rx.recv_deadline(deadline).map_err(|_| "timed out waiting for an engine event".to_string())
     };
     let addr = loop {

@@ -13,12 +13,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
-use time::OffsetDateTime;
+use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::access::AccessList;
 use crate::codec::DEFAULT_MAX_LINE;
-use crate::model::{self, Event, Message, Origin, Peer, PeerId, Target};
+use crate::model::{self, Event, LineBatch, Message, Origin, Peer, PeerId, Target};
 
 pub use resolver::Resolver;
 
@@ -124,35 +123,159 @@ impl Default for ClientConfig {
     }
 }
 
+/// What travels on the event channel: one event, or all the lines one read brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Event(Event),
+    Lines(LineBatch),
+}
+
+/// The receiving end of an engine's events.
+///
+/// [`recv`](Self::recv) and friends hand out one [`Event`] at a time, unpacking batches of lines into
+/// `Event::Message`s; [`recv_delivery`](Self::recv_delivery) hands batches over whole, for a consumer (the
+/// terminal printer) that keeps up with a flood by never making a `Message` per line. Clones share the
+/// channel and the batch being unpacked, so every event goes to exactly one of them.
+#[derive(Clone)]
+pub struct Events {
+    rx: Receiver<Delivery>,
+    /// A batch partly handed out, and the index of its next line.
+    pending: Arc<Mutex<Option<(LineBatch, usize)>>>,
+}
+
+impl Events {
+    fn new(rx: Receiver<Delivery>) -> Self {
+        Events { rx, pending: Arc::default() }
+    }
+
+    /// The next line of a batch being unpacked, if any.
+    fn next_pending(&self) -> Option<Event> {
+        let mut g = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let (batch, i) = g.as_mut()?;
+        let m = batch.message(*i);
+        *i += 1;
+        if *i >= batch.len() {
+            *g = None;
+        }
+        m.map(Event::Message)
+    }
+
+    fn unpack(&self, d: Delivery) -> Option<Event> {
+        match d {
+            Delivery::Event(ev) => Some(ev),
+            Delivery::Lines(b) => {
+                let first = b.message(0).map(Event::Message);
+                if b.len() > 1 {
+                    *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some((b, 1));
+                }
+                first
+            }
+        }
+    }
+
+    pub fn recv(&self) -> Result<Event, RecvError> {
+        loop {
+            if let Some(ev) = self.next_pending() {
+                return Ok(ev);
+            }
+            if let Some(ev) = self.unpack(self.rx.recv()?) {
+                return Ok(ev);
+            }
+        }
+    }
+
+    pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        loop {
+            if let Some(ev) = self.next_pending() {
+                return Ok(ev);
+            }
+            if let Some(ev) = self.unpack(self.rx.try_recv()?) {
+                return Ok(ev);
+            }
+        }
+    }
+
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        self.recv_deadline(std::time::Instant::now() + timeout)
+    }
+
+    pub fn recv_deadline(&self, deadline: std::time::Instant) -> Result<Event, RecvTimeoutError> {
+        loop {
+            if let Some(ev) = self.next_pending() {
+                return Ok(ev);
+            }
+            if let Some(ev) = self.unpack(self.rx.recv_deadline(deadline)?) {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// Events already queued, without waiting.
+    pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(|| self.try_recv().ok())
+    }
+
+    /// True when nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).is_none() && self.rx.is_empty()
+    }
+
+    /// The next delivery as sent: a batch stays whole (a partly unpacked one gives its next line alone).
+    pub fn recv_delivery(&self) -> Result<Delivery, RecvError> {
+        match self.next_pending() {
+            Some(ev) => Ok(Delivery::Event(ev)),
+            None => self.rx.recv(),
+        }
+    }
+
+    pub fn try_recv_delivery(&self) -> Result<Delivery, TryRecvError> {
+        match self.next_pending() {
+            Some(ev) => Ok(Delivery::Event(ev)),
+            None => self.rx.try_recv(),
+        }
+    }
+}
+
 /// The engine's side of the event channel: numbers messages and wakes the user.
 #[derive(Clone)]
 pub(crate) struct EventSink {
-    tx: Sender<Event>,
+    tx: Sender<Delivery>,
     wake: Option<Waker>,
     seq: Arc<AtomicU64>,
 }
 
 impl EventSink {
-    fn new(tx: Sender<Event>, wake: Option<Waker>) -> Self {
+    fn new(tx: Sender<Delivery>, wake: Option<Waker>) -> Self {
         EventSink { tx, wake, seq: Arc::new(AtomicU64::new(1)) }
     }
 
-    pub(crate) fn emit(&self, ev: Event) {
+    fn deliver(&self, d: Delivery) {
         // A closed channel means nobody listens any more; the engine is being dropped.
-        let _ = self.tx.send(ev);
+        let _ = self.tx.send(d);
         if let Some(w) = &self.wake {
             w();
         }
     }
 
-    pub(crate) fn message(&self, origin: Origin, text: String, truncated: bool) {
-        self.message_at(model::now(), origin, text, truncated);
+    pub(crate) fn emit(&self, ev: Event) {
+        self.deliver(Delivery::Event(ev));
     }
 
-    /// A message stamped with a time taken once for a whole read: its lines arrived together.
-    pub(crate) fn message_at(&self, time: OffsetDateTime, origin: Origin, text: String, truncated: bool) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.emit(Event::Message(Message { seq, time, origin, text, truncated }));
+    /// Reserves `n` message numbers in a row; returns the first.
+    pub(crate) fn reserve_seq(&self, n: usize) -> u64 {
+        self.seq.fetch_add(n as u64, Ordering::Relaxed)
+    }
+
+    /// Sends a batch built with a first number from [`reserve_seq`](Self::reserve_seq); empty ones are dropped.
+    pub(crate) fn lines(&self, batch: LineBatch) {
+        if !batch.is_empty() {
+            self.deliver(Delivery::Lines(batch));
+        }
+    }
+
+    pub(crate) fn message(&self, origin: Origin, text: String, truncated: bool) {
+        let seq = self.reserve_seq(1);
+        self.emit(Event::Message(Message { seq, time: model::now(), origin, text, truncated }));
     }
 
     pub(crate) fn error(&self, peer: Option<Arc<Peer>>, text: String, fatal: bool) {
@@ -178,7 +301,7 @@ pub(crate) fn update_peer(slot: &PeerSlot, f: impl FnOnce(&mut Peer)) -> Arc<Pee
 /// Handle to a running server or client engine.
 pub struct Engine {
     cmd: Sender<Command>,
-    events: Receiver<Event>,
+    events: Events,
     control: Option<JoinHandle<()>>,
 }
 
@@ -201,6 +324,7 @@ impl Engine {
         let (cmd, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, events) = crossbeam_channel::unbounded();
         let sink = EventSink::new(ev_tx, wake);
+        let events = Events::new(events);
         let control = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || body(sink, cmd_rx))
@@ -209,7 +333,7 @@ impl Engine {
         Engine { cmd, events, control }
     }
 
-    pub fn events(&self) -> &Receiver<Event> {
+    pub fn events(&self) -> &Events {
         &self.events
     }
 
@@ -260,4 +384,70 @@ pub(crate) fn wake_addr(local: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, local.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(first_seq: u64, texts: &[&str]) -> LineBatch {
+        let from = Arc::new(Peer::new(1, "127.0.0.1:9".parse().unwrap()));
+        let mut b = LineBatch::new(first_seq, model::now(), from, false);
+        for t in texts {
+            b.push(t, false);
+        }
+        b
+    }
+
+    fn text(ev: Event) -> String {
+        match ev {
+            Event::Message(m) => format!("{}:{}", m.seq, m.text),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn batches_come_out_one_message_at_a_time_in_order_across_clones() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let events = Events::new(rx);
+        let other = events.clone();
+        tx.send(Delivery::Lines(batch(5, &["a", "b", "c"]))).unwrap();
+        tx.send(Delivery::Event(Event::Refused {
+            time: model::now(),
+            addr: "1.2.3.4:5".parse().unwrap(),
+            reason: "r".into(),
+        }))
+        .unwrap();
+        tx.send(Delivery::Lines(batch(8, &["d"]))).unwrap();
+        assert!(!events.is_empty());
+        assert_eq!(text(events.recv().unwrap()), "5:a");
+        // The clone continues the same batch rather than starting the next delivery.
+        assert_eq!(text(other.try_recv().unwrap()), "6:b");
+        assert!(!events.is_empty(), "c is still pending even though the channel has moved on");
+        assert_eq!(text(events.recv_timeout(Duration::from_secs(1)).unwrap()), "7:c");
+        assert!(matches!(events.try_recv(), Ok(Event::Refused { .. })));
+        assert_eq!(events.try_iter().map(text).collect::<Vec<_>>(), ["8:d"]);
+        assert!(events.is_empty());
+        assert_eq!(events.try_recv(), Err(TryRecvError::Empty));
+        drop(tx);
+        assert_eq!(events.recv(), Err(RecvError));
+    }
+
+    #[test]
+    fn deliveries_keep_batches_whole_and_finish_a_partly_unpacked_one_first() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let events = Events::new(rx);
+        tx.send(Delivery::Lines(batch(1, &["a", "b"]))).unwrap();
+        tx.send(Delivery::Lines(batch(3, &["c", "d"]))).unwrap();
+        assert_eq!(text(events.recv().unwrap()), "1:a");
+        match events.try_recv_delivery() {
+            Ok(Delivery::Event(ev)) => assert_eq!(text(ev), "2:b"),
+            other => panic!("pending line first: {other:?}"),
+        }
+        match events.recv_delivery() {
+            Ok(Delivery::Lines(b)) => assert_eq!(b.lines().map(|l| l.0).collect::<Vec<_>>(), ["c", "d"]),
+            other => panic!("whole batch: {other:?}"),
+        }
+        assert_eq!(events.try_recv_delivery(), Err(TryRecvError::Empty));
+    }
 }

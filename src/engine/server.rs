@@ -16,8 +16,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
-use crate::codec::{Line, LineDecoder, encode_line, one_line};
-use crate::model::{self, DisconnectReason, Event, Origin, Peer, PeerId, Target, canonical};
+use crate::codec::{self, LineDecoder, encode_line, one_line};
+use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, Target, canonical};
 use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
@@ -249,23 +249,27 @@ impl Shared {
 
     fn read_loop(&self, id: PeerId, mut stream: TcpStream, slot: &PeerSlot, reason: &ReasonSlot) {
         let mut dec = LineDecoder::new(self.cfg.max_line);
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; READ_BUF];
         let mut bucket = match (self.cfg.mode, self.cfg.room_rate) {
             (Mode::Room, Some(r)) => Some(RateLimit::new(r)),
             _ => None,
         };
         // Room mode: this read's relay lines, queued to the others as one piece after the read is decoded.
         let mut relay = Vec::new();
+        let mut lines_per_read = 0;
         let end = loop {
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
-                    // One clock reading and one peer snapshot per read, not per line: ingest profiles showed
-                    // the clock and the snapshot's lock among the reader threads' top costs.
-                    let mut at = ReadCtx { time: model::now(), from: snapshot(slot) };
-                    dec.feed(&buf[..n], &mut |line| {
-                        self.on_line(slot, &mut at, line, &mut bucket, &mut relay)
+                    // One clock reading, one peer snapshot and one event per read, not per line: ingest
+                    // profiles showed the clock, the snapshot's lock and the per-line channel send among
+                    // the reader threads' top costs. Lines of one read arrived together anyway.
+                    let mut at = ReadCtx::new(slot, n, lines_per_read);
+                    dec.feed_raw(&buf[..n], &mut |line, cut| {
+                        self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay)
                     });
+                    lines_per_read = at.batch.len();
+                    self.flush_lines(&mut at);
                     self.flush_relay(&mut relay, id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -276,8 +280,9 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
-        let mut at = ReadCtx { time: model::now(), from: snapshot(slot) };
-        dec.finish(&mut |line| self.on_line(slot, &mut at, line, &mut bucket, &mut relay));
+        let mut at = ReadCtx::new(slot, 0, 0);
+        dec.finish_raw(&mut |line, cut| self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay));
+        self.flush_lines(&mut at);
         self.flush_relay(&mut relay, id);
         if let Some(c) = self.write().clients.remove(&id) {
             let _ = c.stream.shutdown(Shutdown::Both);
@@ -297,45 +302,72 @@ impl Shared {
         }
     }
 
+    /// Sends the lines gathered so far as one batch, numbered now that their count is known.
+    fn flush_lines(&self, at: &mut ReadCtx) {
+        if !at.batch.is_empty() {
+            let mut batch = LineBatch::new(0, at.time, at.from.clone(), false);
+            std::mem::swap(&mut batch, &mut at.batch);
+            batch.first_seq = self.sink.reserve_seq(batch.len());
+            self.sink.lines(batch);
+        }
+    }
+
     fn on_line(
         &self,
         slot: &PeerSlot,
         at: &mut ReadCtx,
-        line: Line,
+        bytes: &[u8],
+        truncated: bool,
         bucket: &mut Option<RateLimit>,
         relay: &mut Vec<u8>,
     ) {
-        if let Some(name) = protocol::parse_name(&line.text) {
+        if !at.batch.push_with(truncated, |text| codec::push_sanitized(text, bytes)) {
+            return;
+        }
+        let Some(text) = at.batch.last() else { return };
+        if let Some(name) = protocol::parse_name(text) {
+            // A command, not a message: the lines before it keep the old name, those after get the new one.
+            at.batch.pop();
+            self.flush_lines(at);
             let peer = update_peer(slot, |p| p.name = name);
             at.from = peer.clone();
+            at.batch.from = peer.clone();
             return self.sink.emit(Event::PeerUpdated { time: at.time, peer });
         }
-        let from = at.from.clone();
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
-                None | Some(Verdict::Pass) => {
-                    protocol::push_relay_line(relay, &from, &line.text);
-                }
-                Some(Verdict::Drop { warn }) => {
-                    if warn {
-                        let rate = self.cfg.room_rate.unwrap_or(0);
-                        self.sink.error(
-                            Some(from.clone()),
-                            format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed"),
-                            false,
-                        );
-                        let note: Bytes = encode_line(&format!(
-                            "sockchat: slow down: over {rate} lines/s, your lines are not being relayed"
-                        ))
-                        .into();
-                        if let Some(c) = self.read().clients.get(&from.id) {
-                            c.queue(&note, self.cfg.send_queue_bytes);
-                        }
-                    }
-                }
+                None | Some(Verdict::Pass) => protocol::push_relay_line(relay, &at.from, text),
+                Some(Verdict::Drop { warn: false }) => {}
+                Some(Verdict::Drop { warn: true }) => self.warn_rate(at),
             }
         }
-        self.sink.message_at(at.time, Origin::Remote { from, relayed: false }, line.text, line.truncated);
+        if at.batch.text_len() >= BATCH_TEXT {
+            self.flush_lines(at);
+        }
+    }
+
+    /// Tells the server's user and the sender that the sender's lines are over the room's rate. The line
+    /// that crossed it is still shown, after the warning, as before batching.
+    fn warn_rate(&self, at: &mut ReadCtx) {
+        let line = at.batch.pop();
+        self.flush_lines(at);
+        let from = at.from.clone();
+        let rate = self.cfg.room_rate.unwrap_or(0);
+        self.sink.error(
+            Some(from.clone()),
+            format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed"),
+            false,
+        );
+        let note: Bytes = encode_line(&format!(
+            "sockchat: slow down: over {rate} lines/s, your lines are not being relayed"
+        ))
+        .into();
+        if let Some(c) = self.read().clients.get(&from.id) {
+            c.queue(&note, self.cfg.send_queue_bytes);
+        }
+        if let Some((text, cut)) = line {
+            at.batch.push(&text, cut);
+        }
     }
 
     /// Queues to every client but `except`; returns how many were reached.
@@ -440,11 +472,28 @@ fn write_loop(
     }
 }
 
-/// What the lines of one read share.
+/// Bytes asked of one `read`.
+const READ_BUF: usize = 16 * 1024;
+
+/// A batch is sent once it holds this much text, even mid-read (a very long cut line, or many).
+const BATCH_TEXT: usize = 256 * 1024;
+
+/// What the lines of one read share, and the batch they are gathered in.
 struct ReadCtx {
     time: time::OffsetDateTime,
     /// The sender as known at this read (updated by a `/name` within it).
     from: Arc<Peer>,
+    batch: LineBatch,
+}
+
+impl ReadCtx {
+    /// For a read of `bytes`; `lines` is a guess at its line count (the last read's) to size the batch.
+    fn new(slot: &PeerSlot, bytes: usize, lines: usize) -> Self {
+        let time = model::now();
+        let from = snapshot(slot);
+        let batch = LineBatch::new(0, time, from.clone(), false).with_capacity(bytes, lines);
+        ReadCtx { time, from, batch }
+    }
 }
 
 enum Verdict {

@@ -5,15 +5,15 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use sockchat::engine::{Engine, Mode, ServerConfig};
+use crossbeam_channel::RecvTimeoutError;
+use sockchat::engine::{Engine, Events, Mode, ServerConfig};
 use sockchat::model::{Event, Message, Origin};
 
 /// Long enough for a loaded 2-core CI machine, short enough that a hang fails in reasonable time.
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// Receives events until `pred` matches one; panics with what arrived if `WAIT` passes first.
-pub fn wait_for(events: &Receiver<Event>, mut pred: impl FnMut(&Event) -> bool) -> Event {
+pub fn wait_for(events: &Events, mut pred: impl FnMut(&Event) -> bool) -> Event {
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     loop {
@@ -28,7 +28,7 @@ pub fn wait_for(events: &Receiver<Event>, mut pred: impl FnMut(&Event) -> bool) 
 }
 
 /// Collects `n` received messages (ignoring other events).
-pub fn messages(events: &Receiver<Event>, n: usize) -> Vec<Message> {
+pub fn messages(events: &Events, n: usize) -> Vec<Message> {
     (0..n)
         .map(|_| {
             match wait_for(
@@ -43,7 +43,7 @@ pub fn messages(events: &Receiver<Event>, n: usize) -> Vec<Message> {
 }
 
 /// Waits until the engine's event channel closes, i.e. every engine thread has ended.
-pub fn wait_closed(events: &Receiver<Event>) -> Vec<Event> {
+pub fn wait_closed(events: &Events) -> Vec<Event> {
     let deadline = Instant::now() + WAIT;
     let mut seen = Vec::new();
     loop {
