@@ -376,18 +376,24 @@ fn payload_line(client: usize, seq: usize, len: usize, out: &mut Vec<u8>) {
 }
 
 /// A received payload's sender and sequence number, if the text is one whole payload line.
+///
+/// Parsed by position (`MARK c NNNNN nNNNNNNN xxx...`), without UTF-8 checks or searches: this runs on
+/// every line every reader gets, and a slow check would measure this tool rather than the server.
 fn parse_payload(text: &[u8], len: usize) -> Option<(usize, usize)> {
-    if text.len() != len - 1 || !text.starts_with(MARK.as_bytes()) {
+    let rest = text.strip_prefix(MARK.as_bytes())?.strip_prefix(b"c")?;
+    if text.len() != len - 1 || rest.len() < 15 || &rest[5..7] != b" n" || rest[14] != b' ' {
         return None;
     }
-    let s = std::str::from_utf8(text).ok()?;
-    let rest = s[MARK.len()..].strip_prefix('c')?;
-    let (c, rest) = rest.split_once(" n")?;
-    let (n, pad) = rest.split_once(' ')?;
-    if !pad.bytes().all(|b| b == b'x') {
+    // No early exit, so the check runs 32 bytes at a time.
+    if !rest[15..].iter().fold(true, |all, b| all & (*b == b'x')) {
         return None;
     }
-    Some((c.parse().ok()?, n.parse().ok()?))
+    Some((digits(&rest[..5])?, digits(&rest[7..14])?))
+}
+
+/// A decimal number made of ASCII digits only.
+fn digits(b: &[u8]) -> Option<usize> {
+    b.iter().try_fold(0usize, |n, d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -618,13 +624,16 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrit
 /// The sender's port and the text of a sockchat relay line, `[from IP:PORT HOST NAME] TEXT`.
 ///
 /// Parsed by hand rather than with `protocol::parse_relay`, whose allocations made this tool's readers
-/// slower for sockchat than for ncat; the test below keeps the two in agreement.
+/// slower for sockchat than for ncat (and with byte searches, not searcher objects made per line: perf
+/// showed those as this tool's top cost); the test below keeps the two in agreement.
 fn relay_header(line: &[u8]) -> Option<(u16, &[u8])> {
     let rest = line.strip_prefix(b"[from ")?;
-    let end = memmem::find(rest, b"] ")?;
-    let addr = &rest[..memchr::memchr(b' ', &rest[..end])?];
-    let port = std::str::from_utf8(&addr[memchr::memrchr(b':', addr)? + 1..]).ok()?.parse().ok()?;
-    Some((port, &rest[end + 2..]))
+    let addr = &rest[..memchr::memchr(b' ', rest)?];
+    // Host and name cannot hold `]` (PROTOCOL.md), so the first one after the address closes the header.
+    let end = addr.len() + memchr::memchr(b']', &rest[addr.len()..])?;
+    let text = rest[end + 1..].strip_prefix(b" ")?;
+    let port = digits(&addr[memchr::memrchr(b':', addr)? + 1..])?;
+    Some((u16::try_from(port).ok()?, text))
 }
 
 /// Reads until `want` payload lines have arrived, checking each: whole, labeled with its real sender, in order.
@@ -641,6 +650,11 @@ fn read_relayed(
 ) -> (Integrity, bool) {
     let mut integ = Integrity::default();
     let mut next_seq = vec![0usize; ports.len()];
+    // Port -> client, by table: a search of the port list per line showed in this tool's profile.
+    let mut client_of = vec![usize::MAX; 1 << 16];
+    for (c, p) in ports.iter().enumerate() {
+        client_of[usize::from(*p)] = c;
+    }
     let mut ncat_labels: std::collections::HashMap<Vec<u8>, usize> = Default::default();
     let mut buf = vec![0u8; 256 * 1024];
     let mut have = 0;
@@ -658,15 +672,19 @@ fn read_relayed(
         while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
             let line = &buf[start..start + nl];
             start += nl + 1;
-            if mark.find(line).is_none() {
+            let header = relay_header(line);
+            // A payload right after the label (or at the start) is the common case; anything else is
+            // searched for a payload anywhere, so a line broken by a mid-line label still counts.
+            let at_start = header.map_or(line, |h| h.1).starts_with(MARK.as_bytes());
+            if !at_start && mark.find(line).is_none() {
                 continue; // announcements, server notes
             }
             integ.lines += 1;
             if me == 0 && integ.lines < 4 && std::env::var_os("SOCKCHAT_LOAD_DUMP").is_some() {
                 eprintln!("client 0 got: {}", String::from_utf8_lossy(line));
             }
-            let (label_ok, text) = if let Some((port, text)) = relay_header(line) {
-                (Some(ports.iter().position(|p| *p == port)), text)
+            let (label_ok, text) = if let Some((port, text)) = header {
+                (Some(Some(client_of[usize::from(port)]).filter(|c| *c != usize::MAX)), text)
             } else if line.starts_with(b"<") {
                 match memmem::find(line, b"> ") {
                     Some(p) => (None, &line[p + 2..]),
@@ -1046,5 +1064,13 @@ mod tests {
         assert_eq!(relay_header(line.as_bytes()), Some((r.addr.port(), r.text.as_bytes())));
         assert_eq!(parse_payload(r.text.as_bytes(), 23), Some((1, 2)));
         assert_eq!(relay_header(b"<user5> @ld@c00001"), None);
+        let mut v6 = sockchat::model::Peer::new(2, "[::1]:4322".parse().expect("addr"));
+        v6.name = Some("ann".into());
+        let line = sockchat::protocol::relay_line(&v6, "@ld@c00003 n0000004 x");
+        assert_eq!(relay_header(line.as_bytes()), Some((4322, &b"@ld@c00003 n0000004 x"[..])));
+        assert_eq!(parse_payload(b"@ld@c00003 n0000004 x", 22), Some((3, 4)));
+        assert_eq!(parse_payload(b"@ld@c00003 n0000004 y", 22), None);
+        assert_eq!(parse_payload(b"@ld@c0000a n0000004 x", 22), None);
+        assert_eq!(parse_payload(b"@ld@c00003 n0000004 x", 23), None);
     }
 }
