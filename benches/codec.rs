@@ -1,5 +1,6 @@
 //! Micro-benchmarks for the per-line work of a server: decoding what `read` returned, and formatting a
-//! message for the terminal (`format_line`, the printer's cached path) and for `--json` (`to_json`).
+//! message for the terminal (`format_line`, the printer's cached path, a batch of lines) and for `--json`
+//! (`to_json`).
 //!
 //! `cargo bench --bench codec`; figures and the machine are in BENCHMARKS.md.
 
@@ -7,9 +8,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sockchat::codec::LineDecoder;
+use sockchat::codec::{LineDecoder, push_sanitized};
 use sockchat::headless::{Format, Printer};
-use sockchat::model::{self, Event, Message, Origin, Peer};
+use sockchat::model::{self, Event, LineBatch, Message, Origin, Peer};
 
 /// Reads of this size are what the server's reader asks for.
 const CHUNK: usize = 16 * 1024;
@@ -52,6 +53,25 @@ fn decoder(c: &mut Criterion) {
             });
         });
     }
+    // The server's path: raw lines sanitized straight into one batch per read (`engine/server.rs`).
+    let data = lines(16 * 1024, false);
+    g.bench_function("64B_lines_16KiB_reads_into_batches", |b| {
+        let from = Arc::new(Peer::new(7, "127.0.0.1:51234".parse().expect("address")));
+        b.iter(|| {
+            let mut d = LineDecoder::new(sockchat::codec::DEFAULT_MAX_LINE);
+            let mut n = 0usize;
+            for chunk in data.chunks(CHUNK) {
+                let mut batch =
+                    LineBatch::new(0, model::now(), from.clone(), false).with_capacity(CHUNK, 256);
+                d.feed_raw(black_box(chunk), &mut |line, cut| {
+                    batch.push_with(cut, |text| push_sanitized(text, line));
+                });
+                n += batch.len();
+                drop(black_box(batch));
+            }
+            n
+        });
+    });
     g.finish();
 }
 
@@ -79,6 +99,26 @@ fn formatting(c: &mut Criterion) {
         });
     });
     g.bench_function("to_json_string", |b| b.iter(|| model::to_json(black_box(&ev)).to_string()));
+    g.finish();
+
+    // A read's worth of lines printed as one batch, as the terminal mode does under load.
+    let Event::Message(m) = &ev else { return };
+    let Origin::Remote { from, .. } = &m.origin else { return };
+    let mut batch = LineBatch::new(1, m.time, from.clone(), false);
+    for _ in 0..256 {
+        batch.push(&m.text, false);
+    }
+    let mut g = c.benchmark_group("format");
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("printer_batch_of_256", |b| {
+        let mut p = Printer::new(Format::Text);
+        let mut out = Vec::with_capacity(256 * 128);
+        b.iter(|| {
+            out.clear();
+            p.write_lines(&mut out, black_box(&batch)).expect("write to a Vec");
+            out.len()
+        });
+    });
     g.finish();
 }
 

@@ -40,7 +40,7 @@ impl LineDecoder {
     /// Decodes `data`, calling `out` for every complete non-empty line.
     pub fn feed(&mut self, data: &[u8], out: &mut impl FnMut(Line)) {
         self.feed_raw(data, &mut |bytes, truncated| {
-            let mut text = String::new();
+            let mut text = String::with_capacity(bytes.len());
             if push_sanitized(&mut text, bytes) {
                 out(Line { text, truncated });
             }
@@ -112,7 +112,7 @@ impl LineDecoder {
     /// The peer closed: a last line without a line end is still a line (nothing accepted is lost).
     pub fn finish(&mut self, out: &mut impl FnMut(Line)) {
         self.finish_raw(&mut |bytes, truncated| {
-            let mut text = String::new();
+            let mut text = String::with_capacity(bytes.len());
             if push_sanitized(&mut text, bytes) {
                 out(Line { text, truncated });
             }
@@ -169,6 +169,7 @@ fn push_safe_text(out: &mut String, bytes: &[u8]) {
     {
         return out.push_str(s);
     }
+    out.reserve(bytes.len() + 8);
     for c in String::from_utf8_lossy(bytes).chars() {
         push_safe(out, c);
     }
