@@ -99,6 +99,16 @@ impl Proc {
     }
 }
 
+/// A test that fails half-way must not leave its server running after the test binary ends.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn listening(p: &Proc) -> SocketAddr {
     let v = p.event("listening");
     v["addr"].as_str().expect("addr").parse().expect("socket address")

@@ -512,6 +512,8 @@ struct Integrity {
     unlabeled: u64,
     /// Lines from one sender that arrived out of its order.
     reordered: u64,
+    /// Bytes the clients received, labels included.
+    bytes: u64,
 }
 
 fn relay(a: &LoadArgs) -> Res<()> {
@@ -532,11 +534,13 @@ fn relay(a: &LoadArgs) -> Res<()> {
         let rate = integ.lines as f64 / wall;
         let ok = if done { "" } else { "  INCOMPLETE (timeout or server closed a client)" };
         println!(
-            "{:>8}: {:>7.3} s  {:>10.0} deliveries/s  server cpu {:>5.2} s  lines {} broken {} mislabeled {} unlabeled {} reordered {}{ok}",
+            "{:>8}: {:>7.3} s  {:>10.0} deliveries/s  server cpu {:>5.2} s  clients cpu {:>5.2} s  {:>5.0} MB received  lines {} broken {} mislabeled {} unlabeled {} reordered {}{ok}",
             kind.name(),
             wall,
             rate,
-            cpu,
+            cpu.server,
+            cpu.clients,
+            integ.bytes as f64 / 1e6,
             integ.lines,
             integ.broken,
             integ.mislabeled,
@@ -551,7 +555,13 @@ fn relay(a: &LoadArgs) -> Res<()> {
     Ok(())
 }
 
-fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrity, bool)> {
+/// CPU seconds used during a run, by the server and by this tool's clients.
+struct Cpu {
+    server: f64,
+    clients: f64,
+}
+
+fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrity, bool)> {
     let c = a.clients;
     let streams: Vec<TcpStream> = (0..c).map(|_| connect(srv.addr)).collect::<Res<_>>()?;
     let ports: Vec<u16> = streams.iter().map(|s| s.local_addr().map(|a| a.port()).unwrap_or(0)).collect();
@@ -596,6 +606,9 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrit
     }
     let cpu0 = proc_cpu(srv.pid()).unwrap_or(0.0);
     go.wait();
+    // Every payload is built before the barrier, so from here this tool's CPU is its clients' sending
+    // and checking: what the server's lines cost the other side.
+    let tool0 = proc_cpu(std::process::id()).unwrap_or(0.0);
     let mut integ = Integrity::default();
     let mut t0: Option<Instant> = None;
     let mut last: Option<Instant> = None;
@@ -610,15 +623,17 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, f64, Integrit
         integ.mislabeled += i.mislabeled;
         integ.unlabeled += i.unlabeled;
         integ.reordered += i.reordered;
+        integ.bytes += i.bytes;
         done &= complete;
         last = Some(last.map_or(end, |t| t.max(end)));
     }
     let cpu = proc_cpu(srv.pid()).unwrap_or(0.0) - cpu0;
+    let tool = proc_cpu(std::process::id()).unwrap_or(0.0) - tool0;
     let wall = match (t0, last) {
         (Some(a), Some(b)) => (b - a).as_secs_f64(),
         _ => f64::NAN,
     };
-    Ok((wall, cpu, integ, done))
+    Ok((wall, Cpu { server: cpu, clients: tool }, integ, done))
 }
 
 /// The sender's port and the text of a sockchat relay line, `[from IP:PORT HOST NAME] TEXT`.
@@ -668,6 +683,7 @@ fn read_relayed(
             Ok(n) => n,
         };
         have += n;
+        integ.bytes += n as u64;
         let mut start = 0;
         while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
             let line = &buf[start..start + nl];
