@@ -44,16 +44,29 @@ pub fn relay_line(from: &Peer, text: &str) -> String {
 
 /// [`relay_line`] and its line end appended to `out`, without building the line on its own first.
 pub fn push_relay_line(out: &mut Vec<u8>, from: &Peer, text: &str) {
-    use std::io::Write as _;
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
+    push_relay_text(out, relay_prefix(from).as_bytes(), text);
+}
+
+/// The `[from ADDR HOST NAME] ` label of a sender's relayed lines. A room server makes it once per read
+/// and per rename, not per line: formatting the address per line showed in the relay profile.
+pub fn relay_prefix(from: &Peer) -> String {
+    format!(
         "{RELAY_PREFIX}{} {} {}] ",
         from.addr,
         from.host.as_deref().unwrap_or("-"),
         from.name.as_deref().unwrap_or("-")
-    );
-    out.extend(text.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+    )
+}
+
+/// A relayed line from its label (see [`relay_prefix`]) and text, line end included, appended to `out`.
+pub fn push_relay_text(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
+    out.extend_from_slice(prefix);
+    // Decoded lines never hold a line end; any other text gets them turned into spaces.
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend(text.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+    }
     out.push(b'\n');
 }
 

@@ -5,7 +5,7 @@
 //! accept loop, the relay, or the window.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -335,11 +335,15 @@ impl Shared {
             let peer = update_peer(slot, |p| p.name = name);
             at.from = peer.clone();
             at.batch.from = peer.clone();
+            at.relay_prefix = None;
             return self.sink.emit(Event::PeerUpdated { time: at.time, peer });
         }
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
-                None | Some(Verdict::Pass) => protocol::push_relay_line(relay, &at.from, text),
+                None | Some(Verdict::Pass) => {
+                    let prefix = at.relay_prefix.get_or_insert_with(|| protocol::relay_prefix(&at.from));
+                    protocol::push_relay_text(relay, prefix.as_bytes(), text);
+                }
                 Some(Verdict::Drop { warn: false }) => {}
                 Some(Verdict::Drop { warn: true }) => self.warn_rate(at),
             }
@@ -440,7 +444,8 @@ impl Shared {
     }
 }
 
-/// Sends queued lines, several per `write` when they pile up, so a busy room costs fewer syscalls.
+/// Sends queued lines, several per `writev` when they pile up, so a busy room costs fewer syscalls; the
+/// queued pieces go to the kernel as they are, without being copied into one buffer first.
 fn write_loop(
     rx: &Receiver<Bytes>,
     queued: &AtomicUsize,
@@ -449,18 +454,25 @@ fn write_loop(
     timeout: Duration,
 ) {
     const BATCH: usize = 64 * 1024;
-    let mut batch = Vec::new();
+    // Far below any system's IOV_MAX (1024 on Linux and macOS).
+    const PIECES: usize = 64;
+    let mut pieces: Vec<Bytes> = Vec::new();
     while let Ok(first) = rx.recv() {
-        batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < BATCH {
+        pieces.clear();
+        let mut total = first.len();
+        pieces.push(first);
+        while total < BATCH && pieces.len() < PIECES {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(more) => {
+                    total += more.len();
+                    pieces.push(more);
+                }
                 Err(_) => break,
             }
         }
-        queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        if let Err(e) = stream.write_all(&batch) {
+        queued.fetch_sub(total, Ordering::Relaxed);
+        let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
+        if let Err(e) = write_all_vectored(&mut stream, &mut slices) {
             let why = match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
                     "not reading: nothing accepted for {} s",
@@ -473,6 +485,19 @@ fn write_loop(
             break;
         }
     }
+}
+
+/// `write_all` for several buffers (std's own is not stable yet).
+fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Bytes asked of one `read` at first, and at most: a client whose reads fill the buffer gets a bigger one,
@@ -489,6 +514,8 @@ struct ReadCtx {
     /// The sender as known at this read (updated by a `/name` within it).
     from: Arc<Peer>,
     batch: LineBatch,
+    /// Room mode: `from`'s relay label, made at the first relayed line.
+    relay_prefix: Option<String>,
 }
 
 impl ReadCtx {
@@ -497,7 +524,7 @@ impl ReadCtx {
         let time = model::now();
         let from = snapshot(slot);
         let batch = LineBatch::new(0, time, from.clone(), false).with_capacity(bytes, lines);
-        ReadCtx { time, from, batch }
+        ReadCtx { time, from, batch, relay_prefix: None }
     }
 }
 
