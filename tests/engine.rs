@@ -447,3 +447,37 @@ fn lines_of_one_read_keep_their_order_and_names_around_a_rename() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "numbered in order: {seqs:?}");
     engine.stop();
 }
+
+/// Relayed lines go straight into a socket while it has room and through the writer's queue once it is
+/// full; a receiver that reads nothing until its sender is done must still get every line, in order.
+#[test]
+fn relay_keeps_order_when_a_full_socket_switches_to_the_queue() {
+    const LINES: usize = 150_000;
+    let cfg = ServerConfig {
+        room_rate: None,
+        send_queue_bytes: 64 << 20,
+        ..ServerConfig { addr: "127.0.0.1:0".into(), mode: Mode::Room, ..ServerConfig::default() }
+    };
+    let (engine, addr) = server_with(cfg);
+    let mut receiver = Raw::connect(addr);
+    wait_for(
+        engine.events(),
+        |e| matches!(e, Event::Connected { peer, .. } if peer.addr == receiver.local()),
+    );
+    let mut sender = Raw::connect(addr);
+    let pad = "x".repeat(80);
+    let mut data = String::with_capacity(LINES * 100);
+    for i in 0..LINES {
+        data.push_str(&format!("{i:08} {pad}\n"));
+    }
+    // About 20 MB relayed: more than loopback socket buffers hold, so part of it must wait in the queue.
+    sender.send(data.as_bytes());
+    let last = format!("{:08} {pad}", LINES - 1);
+    wait_for(engine.events(), |e| matches!(e, Event::Message(m) if m.text == last));
+    for i in 0..LINES {
+        let l = receiver.line();
+        let want = format!("{i:08} {pad}");
+        assert!(l.ends_with(&want), "line {i}: {l}");
+    }
+    engine.stop();
+}

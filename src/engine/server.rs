@@ -43,9 +43,12 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
 
 struct Client {
     out: Sender<Bytes>,
-    /// Bytes in `out` not yet taken by the writer. Counted here rather than bounding the channel, because a
-    /// bounded channel allocates every slot up front, and counts lines, not memory.
+    /// Bytes queued for the writer or being written by it; zero means the writer is idle. Counted here
+    /// rather than bounding the channel, because a bounded channel allocates every slot up front, and
+    /// counts lines, not memory.
     queued: Arc<AtomicUsize>,
+    /// Held while choosing between sending at once and queueing, so a client's lines keep their order.
+    sending: Mutex<()>,
     stream: TcpStream,
     reason: ReasonSlot,
 }
@@ -56,22 +59,55 @@ impl Client {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
-    /// Queues without blocking; a full queue means the peer is not reading, so it is closed.
-    /// The bound is in bytes, so memory held for a stuck peer is bounded whatever its lines' length.
+    /// Sends without blocking: straight into the socket when the writer is idle and the socket has room
+    /// (no thread wake-up: a room's relay profile showed them), otherwise through the writer's queue.
+    /// A full queue means the peer is not reading, so it is closed. The bound is in bytes, so memory held
+    /// for a stuck peer is bounded whatever its lines' length.
     fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
-        let n = bytes.len();
-        if self.queued.fetch_add(n, Ordering::Relaxed) + n > cap {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
+        let _order = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sent = 0;
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match send_now(&self.stream, bytes) {
+                Ok(n) if n == bytes.len() => return true,
+                Ok(n) => sent = n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    self.close(DisconnectReason::Error(describe_io(&e)));
+                    return false;
+                }
+            }
+        }
+        let piece: Bytes = if sent == 0 { bytes.clone() } else { bytes[sent..].into() };
+        let n = piece.len();
+        if self.queued.fetch_add(n, Ordering::AcqRel) + n > cap {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
             let kib = cap / 1024;
             self.close(DisconnectReason::Policy(format!("not reading: {kib} KiB waiting to be sent")));
             return false;
         }
-        if self.out.send(bytes.clone()).is_err() {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
+        if self.out.send(piece).is_err() {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
             return false;
         }
         true
     }
+}
+
+/// One non-blocking `send` on a socket that is otherwise blocking (the writer thread's writes block,
+/// with the send timeout).
+#[cfg(unix)]
+fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    #[cfg(not(target_os = "linux"))]
+    let flags = libc::MSG_DONTWAIT;
+    socket2::SockRef::from(stream).send_with_flags(bytes, flags)
+}
+
+/// Elsewhere everything goes through the writer thread.
+#[cfg(not(unix))]
+fn send_now(_: &TcpStream, _: &[u8]) -> io::Result<usize> {
+    Err(io::ErrorKind::WouldBlock.into())
 }
 
 #[derive(Default)]
@@ -208,7 +244,14 @@ impl Shared {
         let queued = Arc::new(AtomicUsize::new(0));
         // Connected goes out before the reader exists, so it precedes every message of this peer.
         self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
-        st.clients.insert(id, Client { out: tx, queued: queued.clone(), stream, reason: reason.clone() });
+        let client = Client {
+            out: tx,
+            queued: queued.clone(),
+            sending: Mutex::new(()),
+            stream,
+            reason: reason.clone(),
+        };
+        st.clients.insert(id, client);
         drop(st);
 
         let timeout = self.cfg.send_timeout;
@@ -470,9 +513,11 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        queued.fetch_sub(total, Ordering::Relaxed);
         let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-        if let Err(e) = write_all_vectored(&mut stream, &mut slices) {
+        let written = write_all_vectored(&mut stream, &mut slices);
+        // Only now: until these bytes are in the socket, nobody may send past them (see `Client::queue`).
+        queued.fetch_sub(total, Ordering::AcqRel);
+        if let Err(e) = written {
             let why = match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
                     "not reading: nothing accepted for {} s",
