@@ -337,3 +337,53 @@ fn limits_and_access_from_the_form_reach_the_engine() {
     wait_for(&mut h, "the refusal in the chat", |h| has_text(h, &format!("refused {who}: server full")));
     drop(first);
 }
+
+#[test]
+fn scrolling_up_stops_following_and_jump_to_latest_comes_back() {
+    let mut h = app();
+    start_server(&mut h, "duplex");
+    let from = std::sync::Arc::new(Peer::new(1, "127.0.0.1:5555".parse().unwrap()));
+    let feed = |h: &mut Harness<'static, SockchatApp>, range: std::ops::Range<u64>| {
+        let s = h.state_mut().session.as_mut().unwrap();
+        for i in range {
+            s.apply(Event::Message(Message {
+                seq: i,
+                time: sockchat::model::now(),
+                origin: Origin::Remote { from: from.clone(), relayed: false },
+                text: format!("line number {i:04}"),
+                truncated: false,
+            }));
+        }
+    };
+    feed(&mut h, 0..1000);
+    h.run_steps(3);
+    assert!(has_text(&h, "line number 0999"), "following the newest line");
+    assert!(!has_text(&h, "Jump to latest"));
+
+    h.hover_at(egui::pos2(300.0, 300.0));
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 3000.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(10);
+    assert!(!has_text(&h, "line number 0999"), "scrolled up, away from the newest line");
+    assert!(has_text(&h, "Jump to latest"));
+
+    // New lines no longer move the view; the button counts them.
+    feed(&mut h, 1000..1005);
+    h.run_steps(3);
+    assert!(!has_text(&h, "line number 1004"));
+    assert!(has_text(&h, "Jump to latest (5 new)"));
+
+    h.get_by_label_contains("Jump to latest").click();
+    h.run_steps(5);
+    assert!(has_text(&h, "line number 1004"), "back at the newest line");
+    assert!(!has_text(&h, "Jump to latest"));
+    // And following again: the next line shows without scrolling.
+    feed(&mut h, 1005..1006);
+    h.run_steps(3);
+    assert!(has_text(&h, "line number 1005"));
+}

@@ -82,6 +82,10 @@ struct LoadArgs {
     /// Bytes per line on the wire, newline included.
     #[arg(short = 'L', long, default_value_t = 64)]
     len: usize,
+    /// relay: clients only count the payloads they receive, without checking them, so the figure shows the
+    /// servers with as little client work as possible (integrity is not reported then).
+    #[arg(long)]
+    count_only: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -581,7 +585,7 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrit
     for (i, s) in streams.into_iter().enumerate() {
         let mut w = s.try_clone().map_err(|e| format!("clone socket: {e}"))?;
         let (go_w, go_r) = (go.clone(), go.clone());
-        let (lines, len, timeout) = (a.lines, a.len, a.common.timeout);
+        let (lines, len, timeout, count_only) = (a.lines, a.len, a.common.timeout, a.count_only);
         let ports = ports.clone();
         let sender = std::thread::spawn(move || {
             let mut data = Vec::with_capacity(lines * len);
@@ -599,7 +603,12 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrit
             let _ = s.set_read_timeout(Some(Duration::from_secs(timeout)));
             go_r.wait();
             let want = ((c - 1) * lines) as u64;
-            let r = read_relayed(s, i, want, len, &ports, Instant::now() + Duration::from_secs(timeout));
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            let r = if count_only {
+                count_relayed(s, want, deadline)
+            } else {
+                read_relayed(s, i, want, len, &ports, deadline)
+            };
             (r, Instant::now())
         });
         handles.push((sender, reader));
@@ -649,6 +658,33 @@ fn relay_header(line: &[u8]) -> Option<(u16, &[u8])> {
     let text = rest[end + 1..].strip_prefix(b" ")?;
     let port = digits(&addr[memchr::memrchr(b':', addr)? + 1..])?;
     Some((u16::try_from(port).ok()?, text))
+}
+
+/// Reads until `want` payloads have arrived, counting them and nothing else (`--count-only`).
+fn count_relayed(mut s: TcpStream, want: u64, deadline: Instant) -> (Integrity, bool) {
+    let mut integ = Integrity::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut have = 0;
+    let mark = memmem::Finder::new(MARK);
+    while integ.lines < want && Instant::now() < deadline {
+        let n = match s.read(&mut buf[have..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        have += n;
+        integ.bytes += n as u64;
+        // A mark split across reads is counted once: only whole lines are searched.
+        let done = memchr::memrchr(b'\n', &buf[..have]).map_or(0, |p| p + 1);
+        integ.lines += mark.find_iter(&buf[..done]).count() as u64;
+        buf.copy_within(done..have, 0);
+        have -= done;
+        if have == buf.len() {
+            have = 0;
+        }
+    }
+    drop(s);
+    let done = integ.lines >= want;
+    (integ, done)
 }
 
 /// Reads until `want` payload lines have arrived, checking each: whole, labeled with its real sender, in order.

@@ -193,6 +193,10 @@ pub struct ChatLog {
     cols: usize,
     /// Labels of the peers of the events in this log, so drawing and rewrapping format each once.
     labels: Labels,
+    /// Entries there were when the user scrolled up from the newest line; `None` while following.
+    left_bottom_at: Option<usize>,
+    /// The scroll offset "Jump to latest" asked for, applied on the next frame.
+    jump_to: Option<f32>,
 }
 
 /// A colour per peer, from its address, so the same connection keeps its colour all session long.
@@ -292,7 +296,14 @@ impl ChatLog {
             line_start: vec![0],
             cols: MIN_BODY_COLS,
             labels: Labels::default(),
+            left_bottom_at: None,
+            jump_to: None,
         }
+    }
+
+    /// Entries that arrived since the user scrolled up, if the view is not following new lines.
+    pub fn unseen(&self) -> Option<usize> {
+        self.left_bottom_at.map(|at| self.len().saturating_sub(at))
     }
 
     pub fn len(&self) -> usize {
@@ -514,49 +525,87 @@ impl ChatLog {
         ui.spacing_mut().item_spacing.y = 1.0;
         let total = self.total_lines();
         let mut labels = std::mem::take(&mut self.labels);
-        egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true).show_rows(
-            ui,
-            row_h,
-            total,
-            |ui, lines| {
-                let mut body = Body::default();
-                // The entry whose body is in `body`: its continuation lines reuse it.
-                let mut built: Option<(usize, Kind, String)> = None;
-                for line in lines {
-                    let Some((i, sub)) = self.locate(line) else { continue };
-                    if built.as_ref().is_none_or(|b| b.0 != i) {
-                        let Some(e) = self.entry(i) else { continue };
-                        self.build(&e, &mut labels, &mut body);
-                        built = Some((i, e.kind(), model::clock(e.time())));
-                    }
-                    let Some((_, kind, time)) = &built else { continue };
-                    let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
-                    let bg = match kind {
-                        Kind::Own => Some(own_bg),
-                        Kind::Error => Some(err_bg),
-                        _ => None,
-                    };
-                    if let Some(bg) = bg {
-                        let spacing = ui.spacing().item_spacing.y;
-                        let rect = egui::Rect::from_min_size(
-                            ui.cursor().min - egui::vec2(0.0, spacing / 2.0),
-                            egui::vec2(ui.available_width(), row_h + spacing),
-                        );
-                        ui.painter().rect_filled(rect, 0.0, bg);
-                    }
-                    let resp = ui.add(egui::Label::new(job).wrap_mode(TextWrapMode::Extend));
-                    resp.context_menu(|ui| {
-                        if ui.button("Copy line").clicked() {
-                            if let Some(t) = self.line_text(i) {
-                                ui.ctx().copy_text(t);
-                            }
-                            ui.close();
-                        }
-                    });
+        let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true);
+        if let Some(y) = self.jump_to.take() {
+            area = area.vertical_scroll_offset(y);
+        }
+        let out = area.show_rows(ui, row_h, total, |ui, lines| {
+            let mut body = Body::default();
+            // The entry whose body is in `body`: its continuation lines reuse it.
+            let mut built: Option<(usize, Kind, String)> = None;
+            for line in lines {
+                let Some((i, sub)) = self.locate(line) else { continue };
+                if built.as_ref().is_none_or(|b| b.0 != i) {
+                    let Some(e) = self.entry(i) else { continue };
+                    self.build(&e, &mut labels, &mut body);
+                    built = Some((i, e.kind(), model::clock(e.time())));
                 }
-            },
-        );
+                let Some((_, kind, time)) = &built else { continue };
+                let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
+                let bg = match kind {
+                    Kind::Own => Some(own_bg),
+                    Kind::Error => Some(err_bg),
+                    _ => None,
+                };
+                if let Some(bg) = bg {
+                    let spacing = ui.spacing().item_spacing.y;
+                    let rect = egui::Rect::from_min_size(
+                        ui.cursor().min - egui::vec2(0.0, spacing / 2.0),
+                        egui::vec2(ui.available_width(), row_h + spacing),
+                    );
+                    ui.painter().rect_filled(rect, 0.0, bg);
+                }
+                let resp = ui.add(egui::Label::new(job).wrap_mode(TextWrapMode::Extend));
+                resp.context_menu(|ui| {
+                    if ui.button("Copy line").clicked() {
+                        if let Some(t) = self.line_text(i) {
+                            ui.ctx().copy_text(t);
+                        }
+                        ui.close();
+                    }
+                });
+            }
+        });
         self.labels = labels;
+        self.jump_button(ui, &out, total, row_h);
+    }
+
+    /// While the user reads older lines, a button in the corner says how many came since and goes back
+    /// to following the newest (the view stops following as soon as it is scrolled up).
+    fn jump_button<R>(
+        &mut self,
+        ui: &mut egui::Ui,
+        out: &egui::scroll_area::ScrollAreaOutput<R>,
+        total: usize,
+        row_h: f32,
+    ) {
+        let view_h = out.inner_rect.height();
+        let offset = out.state.clamped_offset().y;
+        let at_bottom = offset + view_h >= out.content_size.y - row_h / 2.0;
+        if at_bottom {
+            self.left_bottom_at = None;
+            return;
+        }
+        let at = *self.left_bottom_at.get_or_insert(self.len());
+        let new = self.len().saturating_sub(at);
+        let text = match new {
+            0 => "Jump to latest".to_string(),
+            1 => "Jump to latest (1 new)".to_string(),
+            n => format!("Jump to latest ({n} new)"),
+        };
+        let font = TextStyle::Button.resolve(ui.style());
+        let text_w = ui.fonts_mut(|f| f.layout_no_wrap(text.clone(), font, Color32::WHITE).size().x);
+        let pad = ui.spacing().button_padding;
+        let size = egui::vec2(text_w + 2.0 * pad.x, ui.spacing().interact_size.y);
+        let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+        let min = out.inner_rect.right_bottom() - size - egui::vec2(scrollbar + 8.0, 8.0);
+        if ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text)).clicked() {
+            // The bottom as of this frame's rows: the offset that puts the last row at the view's foot.
+            let pitch = row_h + ui.spacing().item_spacing.y;
+            self.jump_to = Some((total as f32 * pitch - view_h).max(0.0));
+            self.left_bottom_at = None;
+            ui.ctx().request_repaint();
+        }
     }
 }
 
