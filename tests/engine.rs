@@ -481,3 +481,20 @@ fn relay_keeps_order_when_a_full_socket_switches_to_the_queue() {
     }
     engine.stop();
 }
+
+#[test]
+fn the_first_lines_from_a_new_address_carry_its_host_name() {
+    let Ok(name) = dns_lookup::lookup_addr(&"127.0.0.1".parse().unwrap()) else {
+        eprintln!("127.0.0.1 has no reverse name on this machine; nothing to wait for");
+        return;
+    };
+    // A fresh server has asked nothing yet, so this lookup starts when the client connects.
+    let (engine, addr) = server(Mode::OneWay);
+    let mut c = Raw::connect(addr);
+    c.send(b"first words\nsecond words\n");
+    for m in messages(engine.events(), 2) {
+        let Origin::Remote { from, .. } = &m.origin else { panic!("not received: {m:?}") };
+        assert_eq!(from.host.as_deref(), Some(name.as_str()), "{}", m.text);
+    }
+    engine.stop();
+}

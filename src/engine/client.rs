@@ -53,7 +53,7 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
     let mut resolver = Resolver::new(sink.clone());
     if snapshot(&slot).host.is_none() {
-        resolver.lookup(slot.clone());
+        resolver.lookup(slot.clone(), None);
     }
     let reason: ReasonSlot = Arc::default();
     let set_reason = |r: DisconnectReason| {

@@ -13,8 +13,11 @@ use crate::model::Event;
 
 type Cache = Arc<Mutex<HashMap<IpAddr, Option<String>>>>;
 
+/// A lookup to make, and a channel closed when it has been answered (or given up).
+type Job = (PeerSlot, Option<Sender<()>>);
+
 pub struct Resolver {
-    tx: Option<Sender<PeerSlot>>,
+    tx: Option<Sender<Job>>,
     /// Answers so far, per address: many clients share one machine, and a known name can be shown at once.
     cache: Cache,
     thread: Option<JoinHandle<()>>,
@@ -23,7 +26,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub(crate) fn new(sink: EventSink) -> Resolver {
-        let (tx, rx) = crossbeam_channel::unbounded::<PeerSlot>();
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
         let cache: Cache = Arc::default();
@@ -31,7 +34,7 @@ impl Resolver {
         let thread = std::thread::Builder::new()
             .name("sockchat-dns".into())
             .spawn(move || {
-                for slot in rx {
+                for (slot, _answered) in rx {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
@@ -57,10 +60,11 @@ impl Resolver {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&ip).cloned()
     }
 
-    /// Looks the peer's address up in the background; the slot is updated and `PeerUpdated` sent if it has a name.
-    pub(crate) fn lookup(&self, slot: PeerSlot) {
+    /// Looks the peer's address up in the background; the slot is updated and `PeerUpdated` sent if it has
+    /// a name. `answered` is dropped once the slot holds the answer, so a reader can wait for it.
+    pub(crate) fn lookup(&self, slot: PeerSlot, answered: Option<Sender<()>>) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(slot);
+            let _ = tx.send((slot, answered));
         }
     }
 

@@ -254,6 +254,15 @@ impl Shared {
         st.clients.insert(id, client);
         drop(st);
 
+        // A new address's first lines wait briefly for its host name, as the C server's `getnameinfo` after
+        // `accept` does; later connections from it find the name cached.
+        let (answered, name_wait) = match &known {
+            Some(_) => (None, None),
+            None => {
+                let (tx, rx) = crossbeam_channel::bounded::<()>(0);
+                (Some(tx), Some(rx))
+            }
+        };
         let timeout = self.cfg.send_timeout;
         let w_reason = reason.clone();
         let writer = std::thread::Builder::new()
@@ -265,7 +274,7 @@ impl Shared {
             let r_slot = slot.clone();
             std::thread::Builder::new()
                 .name(format!("sockchat-r{id}"))
-                .spawn(move || sh.read_loop(id, reader_stream, &r_slot, &reason))
+                .spawn(move || sh.read_loop(id, reader_stream, &r_slot, &reason, name_wait))
         });
         match reader {
             Ok(r) => self.keep_thread(r),
@@ -280,7 +289,7 @@ impl Shared {
             }
         }
         if known.is_none() {
-            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot);
+            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot, answered);
         }
     }
 
@@ -290,7 +299,14 @@ impl Shared {
         threads.push(h);
     }
 
-    fn read_loop(&self, id: PeerId, mut stream: TcpStream, slot: &PeerSlot, reason: &ReasonSlot) {
+    fn read_loop(
+        &self,
+        id: PeerId,
+        mut stream: TcpStream,
+        slot: &PeerSlot,
+        reason: &ReasonSlot,
+        mut name_wait: Option<Receiver<()>>,
+    ) {
         let mut dec = LineDecoder::new(self.cfg.max_line);
         let mut buf = vec![0u8; READ_BUF];
         let mut bucket = match (self.cfg.mode, self.cfg.room_rate) {
@@ -304,6 +320,10 @@ impl Shared {
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
+                    if let Some(rx) = name_wait.take() {
+                        // Answered or given up (the channel closes) or too slow: go on either way.
+                        let _ = rx.recv_timeout(NAME_WAIT);
+                    }
                     // One clock reading, one peer snapshot and one event per read, not per line: ingest
                     // profiles showed the clock, the snapshot's lock and the per-line channel send among
                     // the reader threads' top costs. Lines of one read arrived together anyway.
@@ -544,6 +564,9 @@ fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::R
     }
     Ok(())
 }
+
+/// Longest a new address's first lines wait for its reverse lookup before showing the bare IP.
+const NAME_WAIT: Duration = Duration::from_millis(200);
 
 /// Bytes asked of one `read` at first, and at most: a client whose reads fill the buffer gets a bigger one,
 /// so a flood costs fewer reads and fewer, larger relay entries, while 1,000 quiet clients hold 16 KiB each.
