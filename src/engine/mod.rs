@@ -357,7 +357,8 @@ impl Engine {
         self.control.as_ref().is_none_or(|h| h.is_finished())
     }
 
-    /// Stops and waits for every thread; sockets are closed and the port is free when this returns.
+    /// Stops and waits for every thread (but a reverse lookup stuck on a slow name server); sockets are
+    /// closed and the port is free when this returns.
     pub fn stop(mut self) {
         self.shutdown();
     }
