@@ -102,10 +102,21 @@ struct LatencyArgs {
     timeout: u64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Through {
+    /// Client A -> room server -> client B (`ncat -l --chat`).
+    Room,
+    /// Client -> duplex server, printed; this tool, as the person at the server, answers on its stdin
+    /// -> the same client (`ncat -l`).
+    Duplex,
+}
+
 #[derive(Args, Clone)]
 struct RttArgs {
     #[arg(short, long, default_value_t = 10_000)]
     messages: usize,
+    #[arg(long, value_enum, default_value_t = Through::Room)]
+    through: Through,
     #[arg(long, default_value_t = 1_000)]
     warmup: usize,
     #[command(flatten)]
@@ -226,6 +237,18 @@ struct Server {
 
 impl Server {
     fn start(program: &PathBuf, args: &[String], port: u16, patterns: &[&str]) -> Res<Server> {
+        Self::start_with(program, args, port, patterns, false)
+    }
+
+    /// With `operator`, this tool also plays the person at the server: every payload the server prints
+    /// is answered at once on its stdin with `reply nNNNNNNN` (for `rtt --through duplex`).
+    fn start_with(
+        program: &PathBuf,
+        args: &[String],
+        port: u16,
+        patterns: &[&str],
+        operator: bool,
+    ) -> Res<Server> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -237,9 +260,11 @@ impl Server {
         let counts: Arc<Vec<AtomicU64>> = Arc::new(patterns.iter().map(|_| AtomicU64::new(0)).collect());
         let pats: Vec<Vec<u8>> = patterns.iter().map(|p| p.as_bytes().to_vec()).collect();
         let c = counts.clone();
-        let reader = std::thread::spawn(move || count_output(stdout, &pats, &c));
+        let stdin = child.stdin.take();
+        let (reply, keep) = if operator { (stdin, None) } else { (None, stdin) };
+        let reader = std::thread::spawn(move || count_output(stdout, &pats, &c, reply));
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let srv = Server { _stdin: child.stdin.take(), child, counts, reader: Some(reader), addr };
+        let srv = Server { _stdin: keep, child, counts, reader: Some(reader), addr };
         // Up once the port is in LISTEN state. Not probed with a connection: `ncat --chat` quits when a
         // client is gone before it asks for the client's address.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -316,8 +341,9 @@ fn listening(port: u16) -> bool {
     })
 }
 
-/// Counts patterns in whole output lines (a pattern never spans lines, so chunking cannot split one).
-fn count_output(mut r: impl Read, pats: &[Vec<u8>], counts: &[AtomicU64]) {
+/// Counts patterns in whole output lines (a pattern never spans lines, so chunking cannot split one), and
+/// with `reply`, answers each payload line on the server's stdin.
+fn count_output(mut r: impl Read, pats: &[Vec<u8>], counts: &[AtomicU64], mut reply: Option<ChildStdin>) {
     let finders: Vec<memmem::Finder<'_>> = pats.iter().map(memmem::Finder::new).collect();
     let mut buf = vec![0u8; 1 << 20];
     let mut have = 0;
@@ -336,6 +362,23 @@ fn count_output(mut r: impl Read, pats: &[Vec<u8>], counts: &[AtomicU64]) {
         let done = &buf[..=last];
         for (f, c) in finders.iter().zip(counts) {
             c.fetch_add(f.find_iter(done).count() as u64, Ordering::Relaxed);
+        }
+        if let Some(stdin) = &mut reply {
+            let mut answers = Vec::new();
+            for line in done.split(|b| *b == b'\n') {
+                // The payload's sequence tag, ` nNNNNNNN `, after the mark.
+                let Some(at) = memmem::find(line, MARK.as_bytes()) else { continue };
+                let Some(t) = memmem::find(&line[at..], b" n") else { continue };
+                let tag = &line[at + t + 1..];
+                if tag.len() >= 8 {
+                    answers.extend_from_slice(b"reply ");
+                    answers.extend_from_slice(&tag[..8]);
+                    answers.push(b'\n');
+                }
+            }
+            if !answers.is_empty() && stdin.write_all(&answers).and_then(|()| stdin.flush()).is_err() {
+                reply = None;
+            }
         }
         buf.copy_within(last + 1..have, 0);
         have -= last + 1;
@@ -850,15 +893,32 @@ fn rtt(a: &RttArgs) -> Res<()> {
     let bin = sockchat_bin(&a.common)?;
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
-        let srv = match kind {
-            Kind::Sockchat => Server::sockchat(&bin, port, "room", 16, &["* connected:"])?,
-            Kind::Ncat => Server::ncat(port, true, 16, &[])?,
+        let duplex = a.through == Through::Duplex;
+        let srv = match (kind, duplex) {
+            (Kind::Sockchat, false) => Server::sockchat(&bin, port, "room", 16, &["* connected:"])?,
+            (Kind::Ncat, false) => Server::ncat(port, true, 16, &[])?,
+            (Kind::Sockchat, true) => {
+                let args: Vec<String> =
+                    ["server", &format!("127.0.0.1:{port}"), "--mode", "duplex", "--headless"]
+                        .map(String::from)
+                        .into();
+                Server::start_with(&bin, &args, port, &["* connected:"], true)?
+            }
+            (Kind::Ncat, true) => {
+                let args: Vec<String> = ["-l", "127.0.0.1", &port.to_string()].map(String::from).into();
+                Server::start_with(&PathBuf::from("ncat"), &args, port, &[], true)?
+            }
         };
+        let clients = if duplex { 1 } else { 2 };
         let mut tx = connect(srv.addr)?;
-        let mut rx = connect(srv.addr)?;
+        let mut rx = if duplex {
+            tx.try_clone().map_err(|e| format!("clone socket: {e}"))?
+        } else {
+            connect(srv.addr)?
+        };
         match kind {
             Kind::Sockchat => {
-                srv.wait_count(0, 2, Instant::now() + Duration::from_secs(10));
+                srv.wait_count(0, clients, Instant::now() + Duration::from_secs(10));
             }
             Kind::Ncat => std::thread::sleep(Duration::from_millis(300)),
         }
@@ -877,12 +937,12 @@ fn rtt(a: &RttArgs) -> Res<()> {
             payload_line(0, i, 64, &mut line);
             let t0 = Instant::now();
             tx.write_all(&line).map_err(|e| format!("write: {e}"))?;
-            // Wait for the line carrying this payload; anything else (announcements) is skipped.
-            let tag = format!("n{i:07} ");
+            // Wait for the line carrying this payload (or its answer); anything else is skipped.
+            let tag = if duplex { format!("reply n{i:07}") } else { format!("n{i:07} ") };
             'got: loop {
                 while let Some(nl) = memchr::memchr(b'\n', &pending) {
                     let l: Vec<u8> = pending.drain(..=nl).collect();
-                    if mark.find(&l).is_some() && memmem::find(&l, tag.as_bytes()).is_some() {
+                    if (duplex || mark.find(&l).is_some()) && memmem::find(&l, tag.as_bytes()).is_some() {
                         break 'got;
                     }
                 }
@@ -896,7 +956,12 @@ fn rtt(a: &RttArgs) -> Res<()> {
                 samples.push(t0.elapsed());
             }
         }
-        report_latency(&format!("{:>8} room round trip (A write -> B read)", kind.name()), samples);
+        let what = if duplex {
+            "duplex round trip (client write -> server prints -> answer typed -> client read)"
+        } else {
+            "room round trip (A write -> B read)"
+        };
+        report_latency(&format!("{:>8} {what}", kind.name()), samples);
     }
     Ok(())
 }
