@@ -256,11 +256,13 @@ mod tests {
     #[test]
     fn a_batch_prints_like_its_messages() {
         let from = Arc::new(Peer::new(2, "[::1]:7000".parse().unwrap()));
-        let mut b = LineBatch::new(10, model::now(), from.clone(), false);
-        b.push("one", false);
-        b.push("two cut", true);
-        b.push("three", false);
-        for format in [Format::Text, Format::Json] {
+        for (format, relayed) in
+            [(Format::Text, false), (Format::Text, true), (Format::Json, false), (Format::Json, true)]
+        {
+            let mut b = LineBatch::new(10, model::now(), from.clone(), relayed);
+            b.push("one", false);
+            b.push("two cut", true);
+            b.push("three", false);
             let (mut batched, mut single) = (Vec::new(), Vec::new());
             Printer::new(format).write_lines(&mut batched, &b).unwrap();
             let mut p = Printer::new(format);
@@ -269,6 +271,8 @@ mod tests {
             }
             assert_eq!(String::from_utf8(batched).unwrap(), String::from_utf8(single.clone()).unwrap());
             assert_eq!(single.iter().filter(|c| **c == b'\n').count(), 3);
+            let mark = if format == Format::Text { "(relayed)" } else { "\"relayed\":true" };
+            assert_eq!(String::from_utf8_lossy(&single).contains(mark), relayed);
         }
     }
 }

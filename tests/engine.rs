@@ -498,3 +498,45 @@ fn the_first_lines_from_a_new_address_carry_its_host_name() {
     }
     engine.stop();
 }
+
+#[test]
+fn a_client_keeps_each_lines_sender_when_relayed_and_plain_lines_mix_in_one_read() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = Engine::client(ClientConfig { addr: addr.to_string(), ..Default::default() }, None);
+    let (server_side, _) = listener.accept().unwrap();
+    let mut srv = Raw::from_stream(server_side);
+    wait_for(client.events(), |e| matches!(e, Event::Connected { .. }));
+    srv.send(
+        b"hello\n[from 10.0.0.1:5 h1 ann] a\n[from 10.0.0.1:5 h1 ann] b\n[from 10.0.0.2:6 - bob] c\n\
+          [from 10.0.0.1:5 h1 ann] d\nplain again\n",
+    );
+    let got: Vec<String> = messages(client.events(), 6)
+        .iter()
+        .map(|m| {
+            let Origin::Remote { from, relayed } = &m.origin else { panic!("not received: {m:?}") };
+            let who = if *relayed {
+                format!("{} {}", from.addr, from.name.as_deref().unwrap_or("-"))
+            } else {
+                "server".to_string()
+            };
+            format!("{who}: {} #{}", m.text, m.seq)
+        })
+        .collect();
+    let seq0: u64 = got[0].rsplit('#').next().unwrap().parse().unwrap();
+    let want: Vec<String> = [
+        "server: hello",
+        "10.0.0.1:5 ann: a",
+        "10.0.0.1:5 ann: b",
+        "10.0.0.2:6 bob: c",
+        "10.0.0.1:5 ann: d",
+        "server: plain again",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, w)| format!("{w} #{}", seq0 + i as u64))
+    .collect();
+    assert_eq!(got, want);
+    drop(srv);
+    wait_closed(client.events());
+}

@@ -10,7 +10,7 @@ use super::server::describe_io;
 use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
 use crate::addr;
 use crate::codec::{LineDecoder, encode_line, one_line};
-use crate::model::{self, DisconnectReason, Event, Origin, Peer, canonical};
+use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, canonical};
 use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
@@ -123,27 +123,66 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
 fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
     let mut dec = LineDecoder::new(max);
     let mut buf = vec![0u8; 16 * 1024];
-    let on_line = &mut |line: crate::codec::Line| {
-        let (from, text, relayed) = match protocol::parse_relay(&line.text) {
-            Some(r) => {
-                let mut p = Peer::new(0, r.addr);
-                p.host = r.host;
-                p.name = r.name;
-                (Arc::new(p), r.text.to_string(), true)
-            }
-            None => (snapshot(slot), line.text, false),
-        };
-        sink.message(Origin::Remote { from, relayed }, text, line.truncated);
-    };
+    let mut run: Option<LineBatch> = None;
     let end = loop {
         match stream.read(&mut buf) {
             Ok(0) => break DisconnectReason::Closed,
-            Ok(n) => dec.feed(&buf[..n], on_line),
+            Ok(n) => {
+                let time = model::now();
+                dec.feed(&buf[..n], &mut |l| on_line(sink, slot, time, &mut run, l));
+                flush(sink, &mut run);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => break DisconnectReason::Error(describe_io(&e)),
         }
     };
-    dec.finish(on_line);
+    let time = model::now();
+    dec.finish(&mut |l| on_line(sink, slot, time, &mut run, l));
+    flush(sink, &mut run);
     let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
     sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
+}
+
+/// Adds a received line to the batch being gathered: one batch per run of lines from the same sender
+/// within a read (a room relays a read's worth of one client's lines together), as the server does.
+fn on_line(
+    sink: &EventSink,
+    slot: &PeerSlot,
+    time: time::OffsetDateTime,
+    run: &mut Option<LineBatch>,
+    line: crate::codec::Line,
+) {
+    let text = match protocol::parse_relay(&line.text) {
+        Some(r) => {
+            let same = run.as_ref().is_some_and(|b| {
+                b.relayed && b.from.addr == r.addr && b.from.host == r.host && b.from.name == r.name
+            });
+            if !same {
+                flush(sink, run);
+                let mut p = Peer::new(0, r.addr);
+                p.host = r.host;
+                p.name = r.name;
+                *run = Some(LineBatch::new(0, time, Arc::new(p), true));
+            }
+            r.text
+        }
+        None => {
+            if run.as_ref().is_none_or(|b| b.relayed) {
+                flush(sink, run);
+                *run = Some(LineBatch::new(0, time, snapshot(slot), false));
+            }
+            line.text.as_str()
+        }
+    };
+    if let Some(b) = run {
+        b.push(text, line.truncated);
+    }
+}
+
+/// Sends the batch being gathered, numbered now that its size is known.
+fn flush(sink: &EventSink, run: &mut Option<LineBatch>) {
+    if let Some(mut b) = run.take() {
+        b.first_seq = sink.reserve_seq(b.len());
+        sink.lines(b);
+    }
 }
