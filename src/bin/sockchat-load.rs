@@ -580,8 +580,16 @@ fn relay(a: &LoadArgs) -> Res<()> {
         let (wall, cpu, integ, done) = relay_once(kind, &srv, a)?;
         let rate = integ.lines as f64 / wall;
         let ok = if done { "" } else { "  INCOMPLETE (timeout or server closed a client)" };
+        let checks = if a.count_only {
+            "(counted only, not checked)".to_string()
+        } else {
+            format!(
+                "broken {} mislabeled {} unlabeled {} reordered {}",
+                integ.broken, integ.mislabeled, integ.unlabeled, integ.reordered
+            )
+        };
         println!(
-            "{:>8}: {:>7.3} s  {:>10.0} deliveries/s  server cpu {:>5.2} s  clients cpu {:>5.2} s  {:>5.0} MB received  lines {} broken {} mislabeled {} unlabeled {} reordered {}{ok}",
+            "{:>8}: {:>7.3} s  {:>10.0} deliveries/s  server cpu {:>5.2} s  clients cpu {:>5.2} s  {:>5.0} MB received  lines {} {checks}{ok}",
             kind.name(),
             wall,
             rate,
@@ -589,10 +597,6 @@ fn relay(a: &LoadArgs) -> Res<()> {
             cpu.clients,
             integ.bytes as f64 / 1e6,
             integ.lines,
-            integ.broken,
-            integ.mislabeled,
-            integ.unlabeled,
-            integ.reordered
         );
         if done {
             results.push((kind, rate));
