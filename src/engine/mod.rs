@@ -7,6 +7,7 @@ mod client;
 mod resolver;
 mod server;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -139,8 +140,9 @@ pub enum Delivery {
 #[derive(Clone)]
 pub struct Events {
     rx: Receiver<Delivery>,
-    /// A batch partly handed out, and the index of its next line.
-    pending: Arc<Mutex<Option<(LineBatch, usize)>>>,
+    /// Batches partly handed out, each with the index of its next line. A queue, not one slot: clones on
+    /// different threads may each take a batch from the channel at the same time.
+    pending: Arc<Mutex<VecDeque<(LineBatch, usize)>>>,
 }
 
 impl Events {
@@ -151,11 +153,11 @@ impl Events {
     /// The next line of a batch being unpacked, if any.
     fn next_pending(&self) -> Option<Event> {
         let mut g = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let (batch, i) = g.as_mut()?;
+        let (batch, i) = g.front_mut()?;
         let m = batch.message(*i);
         *i += 1;
         if *i >= batch.len() {
-            *g = None;
+            g.pop_front();
         }
         m.map(Event::Message)
     }
@@ -166,7 +168,7 @@ impl Events {
             Delivery::Lines(b) => {
                 let first = b.message(0).map(Event::Message);
                 if b.len() > 1 {
-                    *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some((b, 1));
+                    self.pending.lock().unwrap_or_else(PoisonError::into_inner).push_back((b, 1));
                 }
                 first
             }
@@ -217,7 +219,7 @@ impl Events {
 
     /// True when nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).is_none() && self.rx.is_empty()
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).is_empty() && self.rx.is_empty()
     }
 
     /// The next delivery as sent: a batch stays whole (a partly unpacked one gives its next line alone).
@@ -432,6 +434,24 @@ mod tests {
         assert_eq!(events.try_recv(), Err(TryRecvError::Empty));
         drop(tx);
         assert_eq!(events.recv(), Err(RecvError));
+    }
+
+    /// Two clones each taking a batch off the channel before either has stored its remainder (what two
+    /// consuming threads can do) must not lose one remainder to the other.
+    #[test]
+    fn clones_taking_batches_at_once_lose_no_line() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let a = Events::new(rx);
+        let b = a.clone();
+        tx.send(Delivery::Lines(batch(1, &["a1", "a2"]))).unwrap();
+        tx.send(Delivery::Lines(batch(3, &["b1", "b2"]))).unwrap();
+        drop(tx);
+        let taken_by_a = a.rx.recv().unwrap(); // `a` is between its channel receive and its unpacking...
+        let mut got = vec![text(b.recv().unwrap())]; // ...while `b` takes the next batch whole
+        got.extend(a.unpack(taken_by_a).map(text));
+        got.extend(std::iter::from_fn(|| a.recv().ok()).map(text));
+        got.sort();
+        assert_eq!(got, ["1:a1", "2:a2", "3:b1", "4:b2"]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The server: one accept thread, and a reader and a writer thread per client.
 //!
-//! Outgoing lines go through a bounded queue per client, filled with `try_send`, so a client that stops
-//! reading is closed (queue full, or no byte accepted within the send timeout) instead of stalling the
-//! accept loop, the relay, or the window.
+//! Outgoing lines never block the thread that sends them: they go straight into the client's socket when
+//! it has room and its writer is idle, otherwise into a queue per client bounded in bytes, which the
+//! client's writer thread drains. A client that stops reading is closed (queue full, or no byte accepted
+//! within the send timeout) instead of stalling the accept loop, the relay, or the window.
 
 use std::collections::HashMap;
 use std::io::{self, IoSlice, Read, Write};
