@@ -54,7 +54,7 @@ pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
     }
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or("missing ']' after IPv6 address")?;
-        host.parse::<Ipv6Addr>().map_err(|_| format!("'{host}' is not an IPv6 address"))?;
+        check_v6(host)?;
         let port = match after {
             "" => DEFAULT_PORT,
             p => parse_port(p.strip_prefix(':').ok_or("expected ':PORT' after ']'")?)?,
@@ -70,10 +70,26 @@ pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
             }
             Ok(HostPort { host: h.into(), port: parse_port(p)? })
         }
-        _ => match s.parse::<Ipv6Addr>() {
-            Ok(_) => Ok(HostPort { host: s.into(), port: DEFAULT_PORT }),
+        _ => match check_v6(s) {
+            Ok(()) => Ok(HostPort { host: s.into(), port: DEFAULT_PORT }),
             Err(_) => Err(format!("'{s}' is not an address: write IPv6 with a port as [addr]:port")),
         },
+    }
+}
+
+/// An IPv6 literal, with an optional zone (`fe80::1%eth0` or `%2`): link-local addresses need one to say
+/// which interface they are on. The system resolver (`getaddrinfo`) turns the zone into a scope id.
+fn check_v6(host: &str) -> Result<(), String> {
+    let (ip, zone) = match host.split_once('%') {
+        Some((ip, zone)) => (ip, Some(zone)),
+        None => (host, None),
+    };
+    ip.parse::<Ipv6Addr>().map_err(|_| format!("'{ip}' is not an IPv6 address"))?;
+    match zone {
+        Some(z) if z.is_empty() || !z.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) => {
+            Err(format!("'{z}' is not an interface name or number (as in fe80::1%eth0)"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -181,6 +197,26 @@ mod tests {
         assert!(parse_host_port("[::1").unwrap_err().contains("missing ']'"));
         assert!(parse_host_port("a:b:c").unwrap_err().contains("not an address"));
         assert!(parse_host_port(":8080x").is_err());
+    }
+
+    #[test]
+    fn link_local_addresses_take_a_zone_that_becomes_the_scope_id() {
+        assert_eq!(parse_host_port("[fe80::1%eth0]:7000"), Ok(hp("fe80::1%eth0", 7000)));
+        assert_eq!(parse_host_port("fe80::1%2"), Ok(hp("fe80::1%2", DEFAULT_PORT)));
+        assert!(parse_host_port("[fe80::1%]:1").unwrap_err().contains("not an interface"));
+        assert!(parse_host_port("[fe80::1%a/b]:1").unwrap_err().contains("not an interface"));
+        assert!(parse_host_port("[fe80::zz%eth0]:1").unwrap_err().contains("not an IPv6 address"));
+        assert_eq!(hp("fe80::1%eth0", 5).to_string(), "[fe80::1%eth0]:5");
+        let Ok(addrs) = resolve(&hp("fe80::1%1", 7000)) else { panic!("a numeric zone resolves") };
+        assert!(
+            addrs.iter().any(|a| matches!(a, SocketAddr::V6(v6) if v6.scope_id() == 1 && v6.port() == 7000)),
+            "{addrs:?}"
+        );
+        #[cfg(target_os = "linux")]
+        {
+            let Ok(addrs) = resolve(&hp("fe80::1%lo", 7000)) else { panic!("an interface name resolves") };
+            assert!(addrs.iter().any(|a| matches!(a, SocketAddr::V6(v6) if v6.scope_id() != 0)), "{addrs:?}");
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct Common {
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Listen address: PORT, HOST:PORT, [IPV6]:PORT (default: every interface, port 7878).
+    /// Listen address: PORT, HOST:PORT, [IPV6]:PORT, [IPV6%IFACE]:PORT (default: every interface, port 7878).
     #[arg(value_name = "ADDR", default_value = "7878")]
     pub addr: String,
     /// one-way: clients talk, the server listens. duplex: the server can answer. room: lines are relayed to all.
@@ -77,7 +77,7 @@ pub struct ServerArgs {
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Server address: HOST:PORT or [IPV6]:PORT.
+    /// Server address: HOST:PORT, [IPV6]:PORT or, link-local, [IPV6%IFACE]:PORT.
     #[arg(value_name = "HOST:PORT")]
     pub addr: String,
     /// Display name the server shows for you.

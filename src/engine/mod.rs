@@ -268,7 +268,7 @@ impl EventSink {
         self.seq.fetch_add(n as u64, Ordering::Relaxed)
     }
 
-    /// Sends a batch built with a first number from [`reserve_seq`](Self::reserve_seq); empty ones are dropped.
+    /// Sends a batch numbered from [`reserve_seq`](Self::reserve_seq); an empty one is dropped.
     pub(crate) fn lines(&self, batch: LineBatch) {
         if !batch.is_empty() {
             self.deliver(Delivery::Lines(batch));
