@@ -175,26 +175,24 @@ impl Events {
         }
     }
 
-    pub fn recv(&self) -> Result<Event, RecvError> {
+    /// The next event: a pending line first, else what `take` gets from the channel, unpacked.
+    fn next<E>(&self, mut take: impl FnMut(&Receiver<Delivery>) -> Result<Delivery, E>) -> Result<Event, E> {
         loop {
             if let Some(ev) = self.next_pending() {
                 return Ok(ev);
             }
-            if let Some(ev) = self.unpack(self.rx.recv()?) {
+            if let Some(ev) = self.unpack(take(&self.rx)?) {
                 return Ok(ev);
             }
         }
     }
 
+    pub fn recv(&self) -> Result<Event, RecvError> {
+        self.next(Receiver::recv)
+    }
+
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
-        loop {
-            if let Some(ev) = self.next_pending() {
-                return Ok(ev);
-            }
-            if let Some(ev) = self.unpack(self.rx.try_recv()?) {
-                return Ok(ev);
-            }
-        }
+        self.next(Receiver::try_recv)
     }
 
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
@@ -202,14 +200,7 @@ impl Events {
     }
 
     pub fn recv_deadline(&self, deadline: std::time::Instant) -> Result<Event, RecvTimeoutError> {
-        loop {
-            if let Some(ev) = self.next_pending() {
-                return Ok(ev);
-            }
-            if let Some(ev) = self.unpack(self.rx.recv_deadline(deadline)?) {
-                return Ok(ev);
-            }
-        }
+        self.next(|rx| rx.recv_deadline(deadline))
     }
 
     /// Events already queued, without waiting.
