@@ -143,7 +143,8 @@ fn printable_ascii(bytes: &[u8]) -> bool {
     chunks.remainder().iter().all(ok)
 }
 
-/// Appends the safe text of one line (see [`sanitize`]) to `out`. A line that is blank once made safe
+/// Appends the safe text of one line to `out` (lossy UTF-8, NULs dropped, control characters in caret
+/// notation). A line that is blank once made safe
 /// is not a message: then nothing is appended and the answer is false.
 pub fn push_sanitized(out: &mut String, bytes: &[u8]) -> bool {
     let start = out.len();
@@ -156,12 +157,6 @@ pub fn push_sanitized(out: &mut String, bytes: &[u8]) -> bool {
 }
 
 /// Bytes to safe display text: lossy UTF-8, NULs dropped, control characters in caret notation.
-pub fn sanitize(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    push_safe_text(&mut out, bytes);
-    out
-}
-
 fn push_safe_text(out: &mut String, bytes: &[u8]) {
     // Printable ASCII, nearly every chat line, needs neither the lossy UTF-8 pass nor escaping.
     if printable_ascii(bytes)

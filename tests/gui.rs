@@ -36,6 +36,12 @@ fn wait_for(
     }
 }
 
+/// A message from `from`, as the engine would hand it over: for feeding a history without a network.
+fn received(from: &std::sync::Arc<Peer>, seq: u64, text: String) -> Event {
+    let origin = Origin::Remote { from: from.clone(), relayed: false };
+    Event::Message(Message { seq, time: sockchat::model::now(), origin, text, truncated: false })
+}
+
 fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
     h.query_by_label_contains(text).is_some()
 }
@@ -223,13 +229,7 @@ fn a_hundred_thousand_entries_lay_out_only_the_visible_rows() {
     {
         let s = h.state_mut().session.as_mut().unwrap();
         for i in 0..100_000u64 {
-            s.apply(Event::Message(Message {
-                seq: i,
-                time: sockchat::model::now(),
-                origin: Origin::Remote { from: from.clone(), relayed: false },
-                text: format!("message number {i}"),
-                truncated: false,
-            }));
+            s.apply(received(&from, i, format!("message number {i}")));
         }
     }
     let t = Instant::now();
@@ -346,13 +346,7 @@ fn scrolling_up_stops_following_and_jump_to_latest_comes_back() {
     let feed = |h: &mut Harness<'static, SockchatApp>, range: std::ops::Range<u64>| {
         let s = h.state_mut().session.as_mut().unwrap();
         for i in range {
-            s.apply(Event::Message(Message {
-                seq: i,
-                time: sockchat::model::now(),
-                origin: Origin::Remote { from: from.clone(), relayed: false },
-                text: format!("line number {i:04}"),
-                truncated: false,
-            }));
+            s.apply(received(&from, i, format!("line number {i:04}")));
         }
     };
     feed(&mut h, 0..1000);

@@ -301,11 +301,6 @@ impl ChatLog {
         }
     }
 
-    /// Entries that arrived since the user scrolled up, if the view is not following new lines.
-    pub fn unseen(&self) -> Option<usize> {
-        self.left_bottom_at.map(|at| self.len().saturating_sub(at))
-    }
-
     pub fn len(&self) -> usize {
         self.events.len() + self.notes.len()
     }
