@@ -10,6 +10,9 @@ use crate::log::EventLog;
 use crate::model::{self, Event, LineBatch, Origin, Peer, PeerId, Target};
 use time::OffsetDateTime;
 
+/// How long a stop may wait for a blocked stdout before the process exits anyway.
+const STUCK_OUTPUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -129,9 +132,14 @@ pub enum Role {
 /// Runs until the engine ends (Ctrl-C, a fatal error, or the server going away). Returns the exit code.
 pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, max_line: usize) -> i32 {
     let cmds = engine.commands();
-    let stop = engine.commands();
+    let stop = engine.stopper();
     if let Err(e) = ctrlc::set_handler(move || {
-        let _ = stop.send(Command::Stop);
+        stop.stop();
+        // The stop itself takes well under a second; only an output nobody reads (a pipe whose reader is
+        // suspended) can hold the last write. Do not wait on it for ever.
+        std::thread::sleep(STUCK_OUTPUT);
+        eprintln!("sockchat: stopped; output is not being read, so exiting without writing it");
+        std::process::exit(0);
     }) {
         eprintln!("sockchat: cannot catch Ctrl-C: {e}");
     }
@@ -160,6 +168,7 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
         }
     });
 
+    let stopping = engine.stopper();
     let mut printer = Printer::new(format);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
@@ -175,16 +184,30 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
         }
         printer.write(out, ev)
     };
+    // Received lines still queued when a stop was asked for: skipped, so the stop is prompt, and counted.
+    let mut skipped = 0u64;
     while let Ok(first) = events.recv_delivery() {
         // Print what has piled up, then flush once: a busy server prints in blocks, an idle one at once.
         let more = std::iter::from_fn(|| events.try_recv_delivery().ok());
         for d in std::iter::once(first).chain(more) {
             let shown = match d {
+                Delivery::Lines(b) if stopping.is_stopping() => {
+                    skipped += b.len() as u64;
+                    Ok(())
+                }
+                Delivery::Event(Event::Message(m))
+                    if stopping.is_stopping() && matches!(m.origin, Origin::Remote { .. }) =>
+                {
+                    skipped += 1;
+                    Ok(())
+                }
                 Delivery::Event(ev) => show(&mut printer, &ev, &mut out),
-                // A batch stays whole on the way to stdout: no `Message` is made per line unless logged.
-                Delivery::Lines(b) if log.is_none() => printer.write_lines(&mut out, &b),
+                // A batch stays whole on the way to stdout and to the log: no `Message` is made per line.
                 Delivery::Lines(b) => {
-                    b.messages().try_for_each(|m| show(&mut printer, &Event::Message(m), &mut out))
+                    if let Some(l) = &log {
+                        l.record_lines(&b);
+                    }
+                    printer.write_lines(&mut out, &b)
                 }
             };
             if shown.is_err() {
@@ -197,10 +220,18 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
         }
     }
     drop(out);
+    let not_shown = skipped + engine.lines_not_shown();
     engine.stop();
-    if let Some(l) = log
-        && let Err(e) = l.close()
-    {
+    if not_shown > 0 {
+        eprintln!("sockchat: stopped; {not_shown} received lines were not shown");
+    }
+    // After Ctrl-C the log gets a second to catch up, so a slow log file cannot hold the stop.
+    let closed = match log {
+        Some(l) if stopping.is_stopping() => l.close_within(std::time::Duration::from_secs(1)),
+        Some(l) => l.close(),
+        None => Ok(()),
+    };
+    if let Err(e) = closed {
         eprintln!("sockchat: log file: {e}");
         failed = true;
     }

@@ -471,9 +471,11 @@ fn relay_keeps_order_when_a_full_socket_switches_to_the_queue() {
         data.push_str(&format!("{i:08} {pad}\n"));
     }
     // About 20 MB relayed: more than loopback socket buffers hold, so part of it must wait in the queue.
-    sender.send(data.as_bytes());
+    // Sent from a thread of its own: the server reads only as fast as this test takes its events.
+    let writer = std::thread::spawn(move || sender.send(data.as_bytes()));
     let last = format!("{:08} {pad}", LINES - 1);
     wait_for(engine.events(), |e| matches!(e, Event::Message(m) if m.text == last));
+    writer.join().expect("sender");
     for i in 0..LINES {
         let l = receiver.line();
         let want = format!("{i:08} {pad}");

@@ -381,3 +381,53 @@ fn scrolling_up_stops_following_and_jump_to_latest_comes_back() {
     h.run_steps(3);
     assert!(has_text(&h, "line number 1005"));
 }
+
+/// A flood into the window: the history stays within its limit, older lines leave with a marker that
+/// says how many, no line is lost on the way (every one is either shown or counted as left), and a saved
+/// transcript says what it no longer holds.
+#[test]
+fn a_flood_keeps_the_history_bounded_and_says_how_much_left() {
+    use sockchat::gui::chat::{ChatLog, HistoryLimit};
+    let mut h = app();
+    let addr = start_server(&mut h, "one-way");
+    let limit = HistoryLimit { entries: 1_000, text_bytes: 1 << 20 };
+    h.state_mut().session.as_mut().unwrap().chat = ChatLog::with_limit(limit);
+    let lines = 50_000u64;
+    let flood = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let mut all = Vec::new();
+        for i in 0..lines {
+            all.extend_from_slice(format!("flood {i}\n").as_bytes());
+        }
+        s.write_all(&all).unwrap();
+        s
+    });
+    let start = Instant::now();
+    loop {
+        h.run_steps(1);
+        let chat = &h.state().session.as_ref().unwrap().chat;
+        assert!(chat.len() <= limit.entries, "{} entries kept", chat.len());
+        if has_text(&h, &format!("flood {}", lines - 1)) {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE * 3, "the last flooded line did not show");
+    }
+    let _peer = flood.join().unwrap();
+    let chat = &h.state().session.as_ref().unwrap().chat;
+    // `connected` and every line (`listening` came before the history was swapped for a small one): each
+    // is either still in the history or counted as left.
+    assert_eq!(chat.trimmed() + chat.len(), lines as usize + 1, "connected and every line");
+    let note = chat.trimmed_note().expect("a note once lines have left");
+    assert!(note.starts_with(&format!("{} earlier lines left", chat.trimmed())), "{note}");
+    assert!(has_text(&h, "earlier lines left this history"));
+
+    let s = h.state().session.as_ref().unwrap();
+    let text = sockchat::gui::save::render(
+        &s.chat.events(),
+        &s.known,
+        sockchat::gui::save::Format::Text,
+        Some(&note),
+    );
+    assert!(text.starts_with(&format!("# {note}\n")));
+    assert!(text.trim_end().ends_with(&format!("flood {}", lines - 1)));
+}

@@ -108,6 +108,8 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                 }
                 Ok(Command::Disconnect(_)) => {}
                 Ok(Command::Stop) | Err(_) => {
+                    // A reader waiting for the user to catch up gives up rather than holding the stop.
+                    sink.close();
                     set_reason(DisconnectReason::ByUs);
                     let _ = stream.shutdown(Shutdown::Both);
                     break;

@@ -2,7 +2,13 @@
 //!
 //! [`Engine`] is the handle: [`Command`]s go in, [`Event`]s come out. The event channel closes when every
 //! engine thread has ended, which is how a user (and the tests) know a stop is complete.
+//!
+//! What waits on the event channel is bounded in bytes ([`budget`]): a user that falls behind (a slow
+//! terminal, a log on a slow disk, a busy window) makes the readers wait before their next `read`, so the
+//! kernel's socket buffers fill and TCP slows the senders down. Nothing is dropped or reordered on the
+//! way; only a stop gives up what is still waiting, and counts it ([`Engine::lines_not_shown`]).
 
+mod budget;
 mod client;
 mod resolver;
 mod server;
@@ -20,7 +26,11 @@ use crate::access::AccessList;
 use crate::codec::DEFAULT_MAX_LINE;
 use crate::model::{self, Event, LineBatch, Message, Origin, Peer, PeerId, Target};
 
+pub(crate) use budget::Owner;
+pub use budget::{ENGINE_BYTES, READER_BYTES};
 pub use resolver::Resolver;
+
+pub(crate) use budget::{Budget, Held};
 
 /// How a server treats its clients' lines.
 #[derive(
@@ -139,14 +149,14 @@ pub enum Delivery {
 /// channel and the batch being unpacked, so every event goes to exactly one of them.
 #[derive(Clone)]
 pub struct Events {
-    rx: Receiver<Delivery>,
+    rx: Receiver<Parcel>,
     /// Batches partly handed out, each with the index of its next line. A queue, not one slot: clones on
     /// different threads may each take a batch from the channel at the same time.
     pending: Arc<Mutex<VecDeque<(LineBatch, usize)>>>,
 }
 
 impl Events {
-    fn new(rx: Receiver<Delivery>) -> Self {
+    fn new(rx: Receiver<Parcel>) -> Self {
         Events { rx, pending: Arc::default() }
     }
 
@@ -176,12 +186,12 @@ impl Events {
     }
 
     /// The next event: a pending line first, else what `take` gets from the channel, unpacked.
-    fn next<E>(&self, mut take: impl FnMut(&Receiver<Delivery>) -> Result<Delivery, E>) -> Result<Event, E> {
+    fn next<E>(&self, mut take: impl FnMut(&Receiver<Parcel>) -> Result<Parcel, E>) -> Result<Event, E> {
         loop {
             if let Some(ev) = self.next_pending() {
                 return Ok(ev);
             }
-            if let Some(ev) = self.unpack(take(&self.rx)?) {
+            if let Some(ev) = self.unpack(take(&self.rx)?.open()) {
                 return Ok(ev);
             }
         }
@@ -217,36 +227,93 @@ impl Events {
     pub fn recv_delivery(&self) -> Result<Delivery, RecvError> {
         match self.next_pending() {
             Some(ev) => Ok(Delivery::Event(ev)),
-            None => self.rx.recv(),
+            None => self.rx.recv().map(Parcel::open),
         }
     }
 
     pub fn try_recv_delivery(&self) -> Result<Delivery, TryRecvError> {
         match self.next_pending() {
             Some(ev) => Ok(Delivery::Event(ev)),
-            None => self.rx.try_recv(),
+            None => self.rx.try_recv().map(Parcel::open),
         }
     }
 }
 
-/// The engine's side of the event channel: numbers messages and wakes the user.
+/// What travels on the channel: a delivery and the share of the budget it holds until taken off.
+pub(crate) struct Parcel {
+    d: Delivery,
+    _held: Held,
+}
+
+impl Parcel {
+    /// The delivery; the budget it held is given back here, as the user takes it.
+    fn open(self) -> Delivery {
+        self.d
+    }
+}
+
+impl Delivery {
+    /// About the bytes it holds: its text, a line end's bookkeeping per line, and the fixed parts.
+    fn cost(&self) -> usize {
+        const FIXED: usize = 256;
+        match self {
+            Delivery::Lines(b) => FIXED + b.text_len() + 16 * b.len(),
+            Delivery::Event(Event::Message(m)) => FIXED + m.text.len(),
+            Delivery::Event(Event::Error { text, .. }) => FIXED + text.len(),
+            Delivery::Event(_) => FIXED,
+        }
+    }
+}
+
+/// The engine's side of the event channel: numbers messages, bounds what waits, and wakes the user.
 #[derive(Clone)]
 pub(crate) struct EventSink {
-    tx: Sender<Delivery>,
+    tx: Sender<Parcel>,
     wake: Option<Waker>,
     seq: Arc<AtomicU64>,
+    budget: Arc<Budget>,
 }
 
 impl EventSink {
-    fn new(tx: Sender<Delivery>, wake: Option<Waker>) -> Self {
-        EventSink { tx, wake, seq: Arc::new(AtomicU64::new(1)) }
+    fn new(tx: Sender<Parcel>, wake: Option<Waker>, budget: Arc<Budget>) -> Self {
+        EventSink { tx, wake, seq: Arc::new(AtomicU64::new(1)), budget }
+    }
+
+    /// A share of the budget for one reader thread (see [`budget`]).
+    pub(crate) fn owner(&self) -> Arc<Owner> {
+        self.budget.owner()
     }
 
     fn deliver(&self, d: Delivery) {
+        self.deliver_as(None, d);
+    }
+
+    /// Queues `d`, first waiting for room in `owner`'s share and the engine's. Once the engine is
+    /// stopping, lines are dropped (and counted) and other events pass without waiting.
+    fn deliver_as(&self, owner: Option<&Arc<Owner>>, d: Delivery) {
+        let held = match self.budget.take(owner, d.cost()) {
+            Some(h) => h,
+            None => match d {
+                Delivery::Lines(b) => return self.budget.count_dropped(b.len()),
+                _ => self.budget.unbounded(),
+            },
+        };
         // A closed channel means nobody listens any more; the engine is being dropped.
-        let _ = self.tx.send(d);
+        let _ = self.tx.send(Parcel { d, _held: held });
         if let Some(w) = &self.wake {
             w();
+        }
+    }
+
+    /// [`emit`](Self::emit) from a reader, within its share.
+    pub(crate) fn emit_as(&self, owner: &Arc<Owner>, ev: Event) {
+        self.deliver_as(Some(owner), Delivery::Event(ev));
+    }
+
+    /// [`lines`](Self::lines) from a reader, within its share.
+    pub(crate) fn lines_as(&self, owner: &Arc<Owner>, batch: LineBatch) {
+        if !batch.is_empty() {
+            self.deliver_as(Some(owner), Delivery::Lines(batch));
         }
     }
 
@@ -269,6 +336,11 @@ impl EventSink {
     pub(crate) fn message(&self, origin: Origin, text: String, truncated: bool) {
         let seq = self.reserve_seq(1);
         self.emit(Event::Message(Message { seq, time: model::now(), origin, text, truncated }));
+    }
+
+    /// The engine is stopping: see [`Stopper::stop`].
+    pub(crate) fn close(&self) {
+        self.budget.close();
     }
 
     pub(crate) fn error(&self, peer: Option<Arc<Peer>>, text: String, fatal: bool) {
@@ -296,6 +368,26 @@ pub struct Engine {
     cmd: Sender<Command>,
     events: Events,
     control: Option<JoinHandle<()>>,
+    budget: Arc<Budget>,
+}
+
+/// Stops an engine from another thread (a Ctrl-C handler) without owning it.
+#[derive(Clone)]
+pub struct Stopper {
+    cmd: Sender<Command>,
+    budget: Arc<Budget>,
+}
+
+impl Stopper {
+    /// Senders waiting for room give up at once, so a stop never waits for a slow output to drain.
+    pub fn stop(&self) {
+        self.budget.close();
+        let _ = self.cmd.send(Command::Stop);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.budget.is_closed()
+    }
 }
 
 impl Engine {
@@ -315,15 +407,17 @@ impl Engine {
         body: impl FnOnce(EventSink, Receiver<Command>) + Send + 'static,
     ) -> Engine {
         let (cmd, cmd_rx) = crossbeam_channel::unbounded();
+        // Unbounded as a channel: the budget bounds it, in bytes rather than in entries.
         let (ev_tx, events) = crossbeam_channel::unbounded();
-        let sink = EventSink::new(ev_tx, wake);
+        let budget = Budget::new(ENGINE_BYTES, READER_BYTES);
+        let sink = EventSink::new(ev_tx, wake, budget.clone());
         let events = Events::new(events);
         let control = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || body(sink, cmd_rx))
             .map_err(|e| eprintln!("sockchat: cannot start engine thread: {e}"))
             .ok();
-        Engine { cmd, events, control }
+        Engine { cmd, events, control, budget }
     }
 
     pub fn events(&self) -> &Events {
@@ -342,7 +436,21 @@ impl Engine {
 
     /// Asks the engine to stop without waiting; the event channel closes when it is done.
     pub fn request_stop(&self) {
-        self.send(Command::Stop);
+        self.stopper().stop();
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper { cmd: self.cmd.clone(), budget: self.budget.clone() }
+    }
+
+    /// Received lines the engine gave up because it was stopped before its user took them.
+    pub fn lines_not_shown(&self) -> u64 {
+        self.budget.dropped()
+    }
+
+    /// Bytes of events waiting for the user now (at most about [`ENGINE_BYTES`]).
+    pub fn queued_bytes(&self) -> usize {
+        self.budget.used()
     }
 
     /// True once every engine thread has ended.
@@ -393,6 +501,10 @@ mod tests {
         b
     }
 
+    fn parcel(d: Delivery) -> Parcel {
+        Parcel { d, _held: Budget::new(usize::MAX, usize::MAX).unbounded() }
+    }
+
     fn text(ev: Event) -> String {
         match ev {
             Event::Message(m) => format!("{}:{}", m.seq, m.text),
@@ -405,14 +517,14 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let events = Events::new(rx);
         let other = events.clone();
-        tx.send(Delivery::Lines(batch(5, &["a", "b", "c"]))).unwrap();
-        tx.send(Delivery::Event(Event::Refused {
+        tx.send(parcel(Delivery::Lines(batch(5, &["a", "b", "c"])))).unwrap();
+        tx.send(parcel(Delivery::Event(Event::Refused {
             time: model::now(),
             addr: "1.2.3.4:5".parse().unwrap(),
             reason: "r".into(),
-        }))
+        })))
         .unwrap();
-        tx.send(Delivery::Lines(batch(8, &["d"]))).unwrap();
+        tx.send(parcel(Delivery::Lines(batch(8, &["d"])))).unwrap();
         assert!(!events.is_empty());
         assert_eq!(text(events.recv().unwrap()), "5:a");
         // The clone continues the same batch rather than starting the next delivery.
@@ -434,12 +546,12 @@ mod tests {
         let (tx, rx) = crossbeam_channel::unbounded();
         let a = Events::new(rx);
         let b = a.clone();
-        tx.send(Delivery::Lines(batch(1, &["a1", "a2"]))).unwrap();
-        tx.send(Delivery::Lines(batch(3, &["b1", "b2"]))).unwrap();
+        tx.send(parcel(Delivery::Lines(batch(1, &["a1", "a2"])))).unwrap();
+        tx.send(parcel(Delivery::Lines(batch(3, &["b1", "b2"])))).unwrap();
         drop(tx);
         let taken_by_a = a.rx.recv().unwrap(); // `a` is between its channel receive and its unpacking...
         let mut got = vec![text(b.recv().unwrap())]; // ...while `b` takes the next batch whole
-        got.extend(a.unpack(taken_by_a).map(text));
+        got.extend(a.unpack(taken_by_a.open()).map(text));
         got.extend(std::iter::from_fn(|| a.recv().ok()).map(text));
         got.sort();
         assert_eq!(got, ["1:a1", "2:a2", "3:b1", "4:b2"]);
@@ -449,8 +561,8 @@ mod tests {
     fn deliveries_keep_batches_whole_and_finish_a_partly_unpacked_one_first() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let events = Events::new(rx);
-        tx.send(Delivery::Lines(batch(1, &["a", "b"]))).unwrap();
-        tx.send(Delivery::Lines(batch(3, &["c", "d"]))).unwrap();
+        tx.send(parcel(Delivery::Lines(batch(1, &["a", "b"])))).unwrap();
+        tx.send(parcel(Delivery::Lines(batch(3, &["c", "d"])))).unwrap();
         assert_eq!(text(events.recv().unwrap()), "1:a");
         match events.try_recv_delivery() {
             Ok(Delivery::Event(ev)) => assert_eq!(text(ev), "2:b"),

@@ -243,8 +243,6 @@ impl Shared {
         let reason: ReasonSlot = Arc::default();
         let (tx, rx) = crossbeam_channel::unbounded();
         let queued = Arc::new(AtomicUsize::new(0));
-        // Connected goes out before the reader exists, so it precedes every message of this peer.
-        self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
         let client = Client {
             out: tx,
             queued: queued.clone(),
@@ -254,6 +252,9 @@ impl Shared {
         };
         st.clients.insert(id, client);
         drop(st);
+        // Connected goes out before the reader exists, so it precedes every message of this peer; and
+        // after the lock is let go, since it may wait for room when the user is behind.
+        self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
 
         // A new address's first lines wait briefly for its host name, as the C server's `getnameinfo` after
         // `accept` does; later connections from it find the name cached.
@@ -317,6 +318,7 @@ impl Shared {
         // Room mode: this read's relay lines, queued to the others as one piece after the read is decoded.
         let mut relay = Vec::new();
         let mut lines_per_read = 0;
+        let owner = self.sink.owner();
         let end = loop {
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
@@ -328,7 +330,7 @@ impl Shared {
                     // One clock reading, one peer snapshot and one event per read, not per line: ingest
                     // profiles showed the clock, the snapshot's lock and the per-line channel send among
                     // the reader threads' top costs. Lines of one read arrived together anyway.
-                    let mut at = ReadCtx::new(slot, n, lines_per_read);
+                    let mut at = ReadCtx::new(slot, &owner, n, lines_per_read);
                     dec.feed_raw(&buf[..n], &mut |line, cut| {
                         self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay)
                     });
@@ -347,7 +349,7 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
-        let mut at = ReadCtx::new(slot, 0, 0);
+        let mut at = ReadCtx::new(slot, &owner, 0, 0);
         dec.finish_raw(&mut |line, cut| self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay));
         self.flush_lines(&mut at);
         self.flush_relay(&mut relay, id);
@@ -375,7 +377,8 @@ impl Shared {
             let mut batch = LineBatch::new(0, at.time, at.from.clone(), false);
             std::mem::swap(&mut batch, &mut at.batch);
             batch.first_seq = self.sink.reserve_seq(batch.len());
-            self.sink.lines(batch);
+            // Waits here while the user is behind: this reader stops reading, and TCP slows the sender.
+            self.sink.lines_as(&at.owner, batch);
         }
     }
 
@@ -400,7 +403,7 @@ impl Shared {
             at.from = peer.clone();
             at.batch.from = peer.clone();
             at.relay_prefix = None;
-            return self.sink.emit(Event::PeerUpdated { time: at.time, peer });
+            return self.sink.emit_as(&at.owner, Event::PeerUpdated { time: at.time, peer });
         }
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
@@ -424,11 +427,9 @@ impl Shared {
         self.flush_lines(at);
         let from = at.from.clone();
         let rate = self.cfg.room_rate.unwrap_or(0);
-        self.sink.error(
-            Some(from.clone()),
-            format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed"),
-            false,
-        );
+        let text = format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed");
+        let warning = Event::Error { time: at.time, peer: Some(from.clone()), text, fatal: false };
+        self.sink.emit_as(&at.owner, warning);
         let note: Bytes = encode_line(&format!(
             "sockchat: slow down: over {rate} lines/s, your lines are not being relayed"
         ))
@@ -485,6 +486,8 @@ impl Shared {
     }
 
     fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &TcpListener, local: SocketAddr) {
+        // Readers waiting for the user to catch up give up now instead of holding the stop.
+        self.sink.close();
         {
             let mut st = self.write();
             st.stopping = true;
@@ -585,15 +588,17 @@ struct ReadCtx {
     batch: LineBatch,
     /// Room mode: `from`'s relay label, made at the first relayed line.
     relay_prefix: Option<String>,
+    /// This reader's share of what may wait for the user.
+    owner: Arc<super::Owner>,
 }
 
 impl ReadCtx {
     /// For a read of `bytes`; `lines` is a guess at its line count (the last read's) to size the batch.
-    fn new(slot: &PeerSlot, bytes: usize, lines: usize) -> Self {
+    fn new(slot: &PeerSlot, owner: &Arc<super::Owner>, bytes: usize, lines: usize) -> Self {
         let time = model::now();
         let from = snapshot(slot);
         let batch = LineBatch::new(0, time, from.clone(), false).with_capacity(bytes, lines);
-        ReadCtx { time, from, batch, relay_prefix: None }
+        ReadCtx { time, from, batch, relay_prefix: None, owner: owner.clone() }
     }
 }
 

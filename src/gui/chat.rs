@@ -176,6 +176,22 @@ impl Hasher for PtrHash {
     }
 }
 
+/// How much history the window keeps: the newest entries, within a count and a number of bytes of text,
+/// so a flood cannot grow the window's memory without end. Older entries leave in blocks of a tenth, so
+/// trimming costs little per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimit {
+    pub entries: usize,
+    pub text_bytes: usize,
+}
+
+impl Default for HistoryLimit {
+    /// About 200 B of bookkeeping per entry: at most ~40 MB plus the text.
+    fn default() -> Self {
+        HistoryLimit { entries: 200_000, text_bytes: 64 * 1024 * 1024 }
+    }
+}
+
 /// The history shown in the window, in arrival order.
 pub struct ChatLog {
     /// The transcript entries, shared with a save in progress.
@@ -197,6 +213,13 @@ pub struct ChatLog {
     left_bottom_at: Option<usize>,
     /// The scroll offset "Jump to latest" asked for, applied on the next frame.
     jump_to: Option<f32>,
+    limit: HistoryLimit,
+    /// Bytes of message text held, counted against `limit`.
+    text_bytes: usize,
+    /// Entries that have left the history, oldest first.
+    trimmed: usize,
+    /// Where every event is also written, if anywhere: the marker for trimmed lines names it.
+    log_path: Option<String>,
 }
 
 /// A colour per peer, from its address, so the same connection keeps its colour all session long.
@@ -298,7 +321,43 @@ impl ChatLog {
             labels: Labels::default(),
             left_bottom_at: None,
             jump_to: None,
+            limit: HistoryLimit::default(),
+            text_bytes: 0,
+            trimmed: 0,
+            log_path: None,
         }
+    }
+
+    pub fn with_limit(limit: HistoryLimit) -> Self {
+        ChatLog { limit, ..Self::new() }
+    }
+
+    /// Names the log file every event also goes to, for the marker and the saved transcript.
+    pub fn set_log_path(&mut self, path: Option<String>) {
+        self.log_path = path;
+    }
+
+    /// Entries that left the history to keep it within its limit.
+    pub fn trimmed(&self) -> usize {
+        self.trimmed
+    }
+
+    /// What the view and a saved transcript say about lines that left the history, if any did.
+    pub fn trimmed_note(&self) -> Option<String> {
+        if self.trimmed == 0 {
+            return None;
+        }
+        let n = self.trimmed;
+        let lines = if n == 1 { "1 earlier line".to_string() } else { format!("{n} earlier lines") };
+        let kept = self.limit.entries;
+        let mib = self.limit.text_bytes / (1024 * 1024);
+        let log = match &self.log_path {
+            Some(p) => format!("; every line is in the log {p}"),
+            None => String::new(),
+        };
+        Some(format!(
+            "{lines} left this history, which keeps the newest {kept} lines and {mib} MiB of text{log}"
+        ))
     }
 
     pub fn len(&self) -> usize {
@@ -339,14 +398,60 @@ impl ChatLog {
             let name = peer_name(*id).unwrap_or_else(|| format!("client #{id}"));
             self.targets.push((self.events.len(), name.into()));
         }
+        if let Event::Message(m) = &ev {
+            self.text_bytes += m.text.len();
+        }
         self.events.push(Arc::new(ev));
         self.measure_last();
+        self.trim();
+    }
+
+    /// Drops the oldest entries once over the limit: a tenth of it at once (or what is over, if more),
+    /// so the shifting below happens once per many lines.
+    fn trim(&mut self) {
+        let len = self.len();
+        if len <= self.limit.entries && self.text_bytes <= self.limit.text_bytes {
+            return;
+        }
+        let base = (self.limit.entries / 10).max(1).max(len.saturating_sub(self.limit.entries));
+        let (mut k, mut freed) = (0, 0);
+        while k < len && (k < base || self.text_bytes - freed > self.limit.text_bytes) {
+            if let Some(Entry::Event(_, Event::Message(m))) = self.entry(k) {
+                freed += m.text.len();
+            }
+            k += 1;
+        }
+        let notes_gone = self.notes.partition_point(|n| n.at < k);
+        let events_gone = k - notes_gone;
+        self.events.drain(..events_gone);
+        self.notes.drain(..notes_gone);
+        for n in &mut self.notes {
+            n.at -= k;
+        }
+        let targets_gone = self.targets.partition_point(|t| t.0 < events_gone);
+        self.targets.drain(..targets_gone);
+        for t in &mut self.targets {
+            t.0 -= events_gone;
+        }
+        self.chars.drain(..k);
+        self.line_start.drain(..k);
+        let first = self.line_start.first().copied().unwrap_or(0);
+        for s in &mut self.line_start {
+            *s -= first;
+        }
+        self.text_bytes -= freed;
+        self.trimmed += k;
+        self.left_bottom_at = self.left_bottom_at.map(|at| at.saturating_sub(k));
+        // Labels are keyed by a peer's address in memory; with its events gone a peer may be freed and the
+        // address reused, so they are made again as drawn.
+        self.labels.clear();
     }
 
     /// A system line that is not a transcript entry (a peer's rename).
     pub fn push_line(&mut self, text: &str) {
         self.notes.push(Note { at: self.len(), time: model::now(), text: text.into() });
         self.measure_last();
+        self.trim();
     }
 
     fn measure_last(&mut self) {
@@ -505,6 +610,9 @@ impl ChatLog {
 
     /// Draws the history in the remaining space, following new lines unless the user scrolled up.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        if let Some(note) = self.trimmed_note() {
+            ui.label(egui::RichText::new(format!("… {note}")).italics().weak());
+        }
         let font = TextStyle::Monospace.resolve(ui.style());
         let (char_w, row_h) = ui.fonts_mut(|f| (f.glyph_width(&font, '0'), f.row_height(&font)));
         let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin + 4.0;
@@ -811,5 +919,72 @@ mod tests {
         assert_eq!(log.locate(4), Some((2, 0)));
         assert_eq!(log.locate(5), None);
         assert_eq!(log.kind(1), Some(Kind::Error));
+    }
+
+    /// Trimming keeps everything consistent: entries, notes between them, targets of our sends, display
+    /// lines and the "new since you scrolled up" count, as if the log had begun with the kept entries.
+    #[test]
+    fn old_entries_leave_within_the_limit_and_the_rest_stays_consistent() {
+        let limit = HistoryLimit { entries: 50, text_bytes: 1 << 20 };
+        let mut log = ChatLog::with_limit(limit);
+        log.rewrap(20);
+        let mut fresh = ChatLog::with_limit(HistoryLimit { entries: usize::MAX, text_bytes: usize::MAX });
+        fresh.rewrap(20);
+        let ann = |_: PeerId| Some("ann".to_string());
+        let mut fresh_at = 0;
+        for i in 0..437 {
+            let long = if i % 7 == 0 { " and a long tail that wraps over several display lines" } else { "" };
+            let ev = match i % 5 {
+                0 => msg(Origin::Local { to: Some(Target::One(3)) }, &format!("to ann {i}{long}")),
+                _ => {
+                    msg(Origin::Remote { from: peer(1, 5000, None), relayed: false }, &format!("m{i}{long}"))
+                }
+            };
+            fresh.push(ev.clone(), &ann);
+            log.push(ev, &ann);
+            if i % 11 == 0 {
+                fresh.push_line(&format!("note {i}"));
+                log.push_line(&format!("note {i}"));
+            }
+            if i == 420 {
+                log.left_bottom_at = Some(log.len() - 3);
+                fresh_at = fresh.len() - 3;
+            }
+            assert!(log.len() <= limit.entries);
+        }
+        assert_eq!(log.trimmed() + log.len(), fresh.len());
+        let gone = log.trimmed();
+        for k in 0..log.len() {
+            let (got, want) = (log.line_text(k).unwrap(), fresh.line_text(gone + k).unwrap());
+            assert_eq!(got[8..], want[8..], "entry {k}");
+        }
+        let lines = |l: &ChatLog, k: usize| l.line_start[k + 1] - l.line_start[k];
+        assert!((0..log.len()).all(|k| lines(&log, k) == lines(&fresh, gone + k)));
+        assert_eq!(log.total_lines(), fresh.total_lines() - fresh.line_start[gone]);
+        assert_eq!(log.locate(0), Some((0, 0)));
+        // The count of lines new since scrolling up still counts from the same entry.
+        assert_eq!(log.len() - log.left_bottom_at.unwrap(), fresh.len() - fresh_at);
+        let note = log.trimmed_note().unwrap();
+        assert!(note.starts_with(&format!("{gone} earlier lines left this history")), "{note}");
+        assert!(!note.contains("log"));
+        log.set_log_path(Some("/tmp/x.jsonl".into()));
+        assert!(log.trimmed_note().unwrap().ends_with("every line is in the log /tmp/x.jsonl"));
+    }
+
+    #[test]
+    fn the_text_limit_holds_for_long_lines() {
+        let limit = HistoryLimit { entries: 1000, text_bytes: 10_000 };
+        let mut log = ChatLog::with_limit(limit);
+        for i in 0..100 {
+            log.push(
+                msg(Origin::Remote { from: peer(1, 5000, None), relayed: false }, &"x".repeat(999 + i % 2)),
+                &none,
+            );
+            assert!(log.text_bytes <= limit.text_bytes, "{} bytes kept", log.text_bytes);
+        }
+        let kept: usize =
+            log.events.iter().map(|e| if let Event::Message(m) = &**e { m.text.len() } else { 0 }).sum();
+        assert_eq!(kept, log.text_bytes);
+        assert_eq!(log.trimmed() + log.len(), 100);
     }
 }

@@ -154,13 +154,18 @@ impl SockchatApp {
         let Some(s) = &self.session else { return };
         let events = s.chat.events();
         let peers = s.known.clone();
-        self.save.write(path, format, events, peers, self.wake.clone());
+        let note = s.chat.trimmed_note();
+        self.save.write(path, format, events, peers, note, self.wake.clone());
     }
 }
 
 impl eframe::App for SockchatApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll();
+        if self.session.as_ref().is_some_and(|s| s.backlogged) {
+            // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
+            ctx.request_repaint_after(std::time::Duration::from_millis(15));
+        }
         let title = self.title();
         if title != self.title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));

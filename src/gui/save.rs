@@ -35,15 +35,28 @@ impl Format {
     }
 }
 
-/// The transcript as a file's bytes.
-pub fn render(events: &[Arc<Event>], peers: &HashMap<PeerId, Arc<Peer>>, format: Format) -> String {
+/// The transcript as a file's bytes. `note` says what the history no longer holds (it is bounded), and
+/// opens the file: a `#` line in text, a `note` object in JSON lines.
+pub fn render(
+    events: &[Arc<Event>],
+    peers: &HashMap<PeerId, Arc<Peer>>,
+    format: Format,
+    note: Option<&str>,
+) -> String {
     let mut t = Transcript::new();
     for e in events {
         t.push((**e).clone());
     }
-    match format {
+    let body = match format {
         Format::Text => t.to_text(&|id| peers.get(&id).map(|p| p.label())),
         Format::JsonLines => t.to_json_lines(),
+    };
+    match (note, format) {
+        (None, _) => body,
+        (Some(n), Format::Text) => format!("# {n}\n{body}"),
+        (Some(n), Format::JsonLines) => {
+            format!("{}\n{body}", serde_json::json!({ "event": "note", "text": n }))
+        }
     }
 }
 
@@ -193,11 +206,12 @@ impl SaveFlow {
         format: Format,
         events: Vec<Arc<Event>>,
         peers: HashMap<PeerId, Arc<Peer>>,
+        note: Option<String>,
         wake: Option<crate::engine::Waker>,
     ) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let spawned = std::thread::Builder::new().name("sockchat-save".into()).spawn(move || {
-            let text = render(&events, &peers, format);
+            let text = render(&events, &peers, format, note.as_deref());
             let r = write_atomic(&path, text.as_bytes())
                 .map(|()| (path.clone(), events.len()))
                 .map_err(|e| format!("Could not save to {}: {e}", path.display()));

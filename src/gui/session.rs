@@ -1,7 +1,7 @@
 //! One running server or client as the window sees it: the engine handle, what it has said so far, and
 //! the few commands the window sends it. No sockets here; the engine's threads do all the waiting.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::chat::ChatLog;
 use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Waker};
 use crate::log::EventLog;
-use crate::model::{DisconnectReason, Event, Peer, PeerId, Target};
+use crate::model::{DisconnectReason, Event, Origin, Peer, PeerId, Target};
 
 /// What to start: the window opens with one of these from the command line or the start screen.
 #[derive(Debug, Clone)]
@@ -78,14 +78,19 @@ pub struct Session {
     /// Last fatal error or disconnect reason, shown when the engine ends.
     last_reason: Option<String>,
     log: LogState,
+    /// Received lines skipped because Stop was pressed before the window took them.
+    not_shown: u64,
+    /// The last poll left events waiting because the log's writer was behind: poll again soon.
+    pub backlogged: bool,
 }
 
 /// `--log FILE`: opened on a worker thread (no file work on the window's thread); events wait in
-/// `Opening` until it is.
+/// `Opening` until it is, and in `On`'s backlog while its writer is behind, since the window's thread never
+/// waits for it (new events are not taken meanwhile, so the backlog stays short).
 enum LogState {
     Off,
     Opening(crossbeam_channel::Receiver<Result<EventLog, String>>, Vec<Event>),
-    On(EventLog),
+    On(EventLog, VecDeque<Event>),
     Failed,
 }
 
@@ -113,8 +118,11 @@ impl Session {
             focus_send: false,
             last_reason: None,
             log: LogState::Off,
+            not_shown: 0,
+            backlogged: false,
         };
         if let Some(path) = log {
+            s.chat.set_log_path(Some(path.display().to_string()));
             s.open_log(path.to_path_buf());
         }
         s.launch();
@@ -149,23 +157,42 @@ impl Session {
 
     fn record(&mut self, ev: &Event) {
         match &mut self.log {
-            LogState::On(l) => l.record(ev),
+            LogState::On(l, backlog) if backlog.is_empty() && l.has_room() => l.record(ev),
+            LogState::On(_, backlog) => backlog.push_back(ev.clone()),
             LogState::Opening(_, pending) => pending.push(ev.clone()),
             LogState::Off | LogState::Failed => {}
         }
     }
 
+    /// Whether the log (if any) takes one more event without waiting.
+    fn log_has_room(&self) -> bool {
+        match &self.log {
+            LogState::On(l, backlog) => backlog.is_empty() && l.has_room(),
+            // Opening takes a moment; a flood meanwhile waits in the engine rather than here.
+            LogState::Opening(_, pending) => pending.len() < 10_000,
+            LogState::Off | LogState::Failed => true,
+        }
+    }
+
     fn poll_log(&mut self) {
+        if let LogState::On(l, backlog) = &mut self.log {
+            while l.has_room()
+                && let Some(ev) = backlog.pop_front()
+            {
+                l.record(&ev);
+            }
+            return;
+        }
         let LogState::Opening(rx, pending) = &mut self.log else { return };
         match rx.try_recv() {
             Ok(Ok(log)) => {
-                for ev in pending.drain(..) {
-                    log.record(&ev);
-                }
-                self.log = LogState::On(log);
+                let backlog = std::mem::take(pending).into();
+                self.log = LogState::On(log, backlog);
+                self.poll_log();
             }
             Ok(Err(e)) => {
                 self.log = LogState::Failed;
+                self.chat.set_log_path(None);
                 self.chat.push_line(&format!("! {e}"));
             }
             Err(TryRecvError::Empty) => {}
@@ -231,9 +258,21 @@ impl Session {
     pub fn poll(&mut self) -> bool {
         self.poll_log();
         let mut changed = false;
+        self.backlogged = false;
         for _ in 0..EVENTS_PER_FRAME {
             let Some(engine) = &self.engine else { break };
+            // Never wait on the log's writer here: leave the events queued (the engine then slows its
+            // readers down) and come back on a later frame.
+            if !self.log_has_room() {
+                self.backlogged = true;
+                break;
+            }
             match engine.events().try_recv() {
+                Ok(Event::Message(m))
+                    if self.phase == Phase::Stopping && matches!(m.origin, Origin::Remote { .. }) =>
+                {
+                    self.not_shown += 1;
+                }
                 Ok(ev) => {
                     self.apply(ev);
                     changed = true;
@@ -241,6 +280,13 @@ impl Session {
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     if let Some(e) = self.engine.take() {
+                        let n = self.not_shown + e.lines_not_shown();
+                        if n > 0 {
+                            self.chat.push_line(&format!(
+                                "{n} received lines were not shown: they were still waiting when the stop came"
+                            ));
+                        }
+                        self.not_shown = 0;
                         reap(e);
                     }
                     let why = self.last_reason.take().unwrap_or_else(|| {
@@ -350,8 +396,14 @@ impl Drop for Session {
             reap(e);
         }
         // Closing the log flushes and syncs the file: not on the window's thread either.
-        if let LogState::On(log) = std::mem::replace(&mut self.log, LogState::Off) {
-            let _ = std::thread::Builder::new().name("sockchat-log-close".into()).spawn(move || drop(log));
+        // The backlog goes along: it is written there, where waiting for the writer is fine.
+        if let LogState::On(log, backlog) = std::mem::replace(&mut self.log, LogState::Off) {
+            let _ = std::thread::Builder::new().name("sockchat-log-close".into()).spawn(move || {
+                for ev in &backlog {
+                    log.record(ev);
+                }
+                drop(log);
+            });
         }
     }
 }

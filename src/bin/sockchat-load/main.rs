@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use memchr::memmem;
 
+mod flood;
+
 /// Every payload line starts with this, so output lines that carry a payload are easy to count.
 const MARK: &str = "@ld@";
 
@@ -46,6 +48,9 @@ enum Mode {
     Many(LoadArgs),
     /// Memory per stored message in a transcript of N messages.
     Window(WindowArgs),
+    /// One client floods while the server's output (or log) is read slowly: peak RSS, the flooder's
+    /// rate, quiet clients' round trip, and how long Ctrl-C takes.
+    Flood(flood::FloodArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
@@ -158,6 +163,7 @@ fn main() {
         Mode::Rtt(a) => rtt(&a),
         Mode::Many(a) => many(&a),
         Mode::Window(a) => window(&a),
+        Mode::Flood(a) => flood::flood(&a),
     };
     if let Err(e) = res {
         eprintln!("sockchat-load: {e}");
