@@ -35,8 +35,13 @@ pub fn raise() -> Option<FdRoom> {
             raised_from = Some(wide(before.rlim_cur));
         }
     }
-    let limit = wide(get()?.rlim_cur);
-    let clients = if limit == wide(libc::RLIM_INFINITY) { u64::MAX } else { clients_for(limit, open_now()) };
+    let now = get()?.rlim_cur;
+    // Unlimited is u64::MAX in FdRoom whatever the platform spells it as (macOS: i64::MAX).
+    let (limit, clients) = if now == libc::RLIM_INFINITY {
+        (u64::MAX, u64::MAX)
+    } else {
+        (wide(now), clients_for(wide(now), open_now()))
+    };
     Some(FdRoom { limit, raised_from, clients })
 }
 
