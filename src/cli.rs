@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::access::{AccessList, parse_list};
+use ipnet::IpNet;
+
+use crate::access::{AccessList, parse_flag_list};
 use crate::codec::DEFAULT_MAX_LINE;
 use crate::engine::{ClientConfig, Mode, ServerConfig};
 
@@ -43,8 +45,9 @@ pub struct Common {
     /// Append every event to FILE as JSON lines, flushed per event.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Longest line kept, in bytes; longer lines are cut and marked.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
+    /// Longest line kept, in bytes (64 to 16777216); longer lines are cut and marked.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE, value_parser = line_bytes,
+        allow_negative_numbers = true)]
     pub max_line: usize,
 }
 
@@ -56,21 +59,21 @@ pub struct ServerArgs {
     /// one-way: clients talk, the server listens. duplex: the server can answer. room: lines are relayed to all.
     #[arg(long, value_enum, default_value_t = Mode::OneWay)]
     pub mode: Mode,
-    /// Most clients at once; more get a "server full" line and are closed.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    /// Most clients at once (1 to 100000); more get a "server full" line and are closed.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clients, allow_negative_numbers = true)]
     pub max_clients: usize,
-    /// Close a client that sends nothing for SECS seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Close a client that sends nothing for SECS seconds (1 to 86400).
+    #[arg(long, value_name = "SECS", value_parser = idle_secs, allow_negative_numbers = true)]
     pub idle_timeout: Option<u64>,
     /// Room mode: lines per second one client may have relayed (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub room_rate: u32,
     /// Only these addresses or CIDR blocks may connect (comma-separated, repeatable).
-    #[arg(long, value_name = "LIST")]
-    pub allow: Vec<String>,
+    #[arg(long, value_name = "LIST", value_parser = net_list)]
+    pub allow: Vec<NetList>,
     /// These addresses or CIDR blocks are refused (comma-separated, repeatable).
-    #[arg(long, value_name = "LIST")]
-    pub deny: Vec<String>,
+    #[arg(long, value_name = "LIST", value_parser = net_list)]
+    pub deny: Vec<NetList>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -83,30 +86,95 @@ pub struct ClientArgs {
     /// Display name the server shows for you.
     #[arg(long)]
     pub name: Option<String>,
-    /// Seconds to wait for the connection.
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    /// Seconds to wait for the connection (1 to 600).
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = connect_secs,
+        allow_negative_numbers = true)]
     pub connect_timeout: u64,
     #[command(flatten)]
     pub common: Common,
 }
 
+/// One `--allow` or `--deny` value, checked as it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetList(pub Vec<IpNet>);
+
+fn net_list(s: &str) -> Result<NetList, String> {
+    parse_flag_list(s).map(NetList)
+}
+
+/// The range a numeric setting may take, shared by the flags and the window's form. Values outside make
+/// the server useless (0 clients, 1-byte lines, an instant idle timeout) or unbounded (a line as long as
+/// memory), so they are refused rather than quietly adjusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub min: u64,
+    pub max: u64,
+    pub unit: &'static str,
+}
+
+/// `--max-clients`: each client costs three file descriptors and two threads, so far more than any room
+/// needs would only run the process out of either (the server warns when the descriptor limit is lower).
+pub const CLIENTS: Bound = Bound { min: 1, max: 100_000, unit: "" };
+/// `--max-line`: a 64-byte line still holds a sentence; 16 MiB is far past any chat line.
+pub const LINE_BYTES: Bound = Bound { min: 64, max: 16 * 1024 * 1024, unit: " bytes" };
+/// `--idle-timeout`: up to a day.
+pub const IDLE_SECS: Bound = Bound { min: 1, max: 86_400, unit: " s" };
+/// `--connect-timeout`: up to ten minutes.
+pub const CONNECT_SECS: Bound = Bound { min: 1, max: 600, unit: " s" };
+
+impl Bound {
+    /// `from 1 to 100000`, as the error messages say it.
+    pub fn describe(&self) -> String {
+        format!("from {} to {}{}", self.min, self.max, self.unit)
+    }
+
+    /// A whole number in range. Negative and huge numbers get the range too, not a parse error's words.
+    pub fn parse<T: TryFrom<u64>>(&self, s: &str) -> Result<T, String> {
+        let t = s.trim();
+        let out = || format!("must be {}", self.describe());
+        let n = match t.parse::<i128>() {
+            Ok(n) => u64::try_from(n).ok().filter(|n| (self.min..=self.max).contains(n)).ok_or_else(out)?,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+                ) =>
+            {
+                return Err(out());
+            }
+            Err(_) => return Err(format!("not a whole number; must be {}", self.describe())),
+        };
+        T::try_from(n).map_err(|_| out())
+    }
+}
+
+fn clients(s: &str) -> Result<usize, String> {
+    CLIENTS.parse(s)
+}
+
+fn line_bytes(s: &str) -> Result<usize, String> {
+    LINE_BYTES.parse(s)
+}
+
+fn idle_secs(s: &str) -> Result<u64, String> {
+    IDLE_SECS.parse(s)
+}
+
+fn connect_secs(s: &str) -> Result<u64, String> {
+    CONNECT_SECS.parse(s)
+}
+
 impl ServerArgs {
     pub fn config(&self) -> Result<ServerConfig, String> {
-        let list = |v: &[String]| -> Result<Vec<_>, String> {
-            let mut all = Vec::new();
-            for s in v {
-                all.extend(parse_list(s)?);
-            }
-            Ok(all)
-        };
+        let list = |v: &[NetList]| v.iter().flat_map(|l| l.0.iter().copied()).collect();
         Ok(ServerConfig {
             addr: self.addr.clone(),
             mode: self.mode,
-            max_line: self.common.max_line.max(1),
+            max_line: self.common.max_line,
             max_clients: self.max_clients,
-            idle_timeout: self.idle_timeout.filter(|s| *s > 0).map(Duration::from_secs),
+            idle_timeout: self.idle_timeout.map(Duration::from_secs),
             room_rate: (self.room_rate > 0).then_some(self.room_rate),
-            access: AccessList { allow: list(&self.allow)?, deny: list(&self.deny)? },
+            access: AccessList { allow: list(&self.allow), deny: list(&self.deny) },
             ..ServerConfig::default()
         })
     }
@@ -117,8 +185,8 @@ impl ClientArgs {
         ClientConfig {
             addr: self.addr.clone(),
             name: self.name.clone(),
-            connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
-            max_line: self.common.max_line.max(1),
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            max_line: self.common.max_line,
         }
     }
 }
@@ -163,8 +231,91 @@ mod tests {
     #[test]
     fn json_needs_headless_and_bad_lists_are_named() {
         assert!(Cli::try_parse_from(["sockchat", "client", "h:1", "--json"]).is_err());
-        let cli = Cli::try_parse_from(["sockchat", "server", "--deny", "x.y"]).unwrap();
+        let e = Cli::try_parse_from(["sockchat", "server", "--deny", "x.y"]).unwrap_err().to_string();
+        assert!(e.contains("'x.y' is not an address or CIDR block"), "{e}");
+    }
+
+    fn parse_error(args: &[&str]) -> String {
+        match Cli::try_parse_from(args) {
+            Ok(cli) => panic!("{args:?} accepted: {cli:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn lists_that_name_nothing_are_refused() {
+        for flag in ["--allow", "--deny"] {
+            for value in ["", ",", " , "] {
+                let e = parse_error(&["sockchat", "server", flag, value]);
+                assert!(e.contains("give addresses or CIDR blocks"), "{flag} {value:?}: {e}");
+            }
+        }
+        let cli = Cli::try_parse_from([
+            "sockchat",
+            "server",
+            "--deny",
+            "::ffff:127.0.0.1",
+            "--deny",
+            "10.0.0.0/8,",
+        ])
+        .unwrap();
         let Some(Role::Server(s)) = cli.command else { panic!("not a server") };
-        assert_eq!(s.config().unwrap_err(), "'x.y' is not an address or CIDR block");
+        let deny: Vec<String> = s.config().unwrap().access.deny.iter().map(ToString::to_string).collect();
+        assert_eq!(deny, ["127.0.0.1/32", "10.0.0.0/8"]);
+    }
+
+    #[test]
+    fn odd_numbers_are_refused_with_the_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["server", "--max-clients", "0"], "must be from 1 to 100000"),
+            (&["server", "--max-clients", "-5"], "must be from 1 to 100000"),
+            (&["server", "--max-clients", "100001"], "must be from 1 to 100000"),
+            (&["server", "--max-clients", "lots"], "not a whole number; must be from 1 to 100000"),
+            (&["server", "--max-line", "0"], "must be from 64 to 16777216 bytes"),
+            (&["server", "--max-line", "18446744073709551615"], "must be from 64 to 16777216 bytes"),
+            (&["server", "--max-line", "99999999999999999999999999999999999999999"], "must be from 64"),
+            (&["client", "h:1", "--max-line", "-1"], "must be from 64 to 16777216 bytes"),
+            (&["server", "--idle-timeout", "0"], "must be from 1 to 86400 s"),
+            (&["server", "--idle-timeout", "-5"], "must be from 1 to 86400 s"),
+            (&["client", "h:1", "--connect-timeout", "0"], "must be from 1 to 600 s"),
+            (&["client", "h:1", "--connect-timeout", "601"], "must be from 1 to 600 s"),
+        ];
+        for (args, want) in cases {
+            let all: Vec<&str> = std::iter::once("sockchat").chain(args.iter().copied()).collect();
+            let e = parse_error(&all);
+            assert!(e.contains(want), "{args:?}: {e}");
+            assert!(!e.contains("-- -"), "{args:?}: the '-- -5' hint is for another case: {e}");
+        }
+    }
+
+    #[test]
+    fn numbers_at_the_ends_of_their_ranges_are_taken() {
+        let cli = Cli::try_parse_from([
+            "sockchat",
+            "server",
+            "--max-clients",
+            "100000",
+            "--max-line",
+            "64",
+            "--idle-timeout",
+            "86400",
+        ])
+        .unwrap();
+        let Some(Role::Server(s)) = cli.command else { panic!("not a server") };
+        let cfg = s.config().unwrap();
+        assert_eq!((cfg.max_clients, cfg.max_line), (100_000, 64));
+        assert_eq!(cfg.idle_timeout, Some(Duration::from_secs(86_400)));
+        let cli = Cli::try_parse_from([
+            "sockchat",
+            "client",
+            "h:1",
+            "--connect-timeout",
+            "600",
+            "--max-line",
+            "16777216",
+        ])
+        .unwrap();
+        let Some(Role::Client(c)) = cli.command else { panic!("not a client") };
+        assert_eq!((c.config().connect_timeout.as_secs(), c.config().max_line), (600, 16 << 20));
     }
 }

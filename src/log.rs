@@ -45,8 +45,36 @@ pub struct EventLog {
 
 impl EventLog {
     /// Opens (creating or appending) before returning, so a bad path is reported at once.
+    ///
+    /// A chat log holds what students typed, so a new one is readable by its owner only (0600). A symbolic
+    /// link is refused rather than followed: in a shared directory another user could have planted one to
+    /// have the log overwrite or grow a file of theirs, or of ours.
     pub fn open(path: &Path) -> io::Result<EventLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        #[cfg(unix)]
+        fn open_private(path: &Path) -> io::Result<File> {
+            use std::os::unix::fs::OpenOptionsExt;
+            let opened = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path);
+            opened.map_err(|e| {
+                // O_NOFOLLOW's error (ELOOP, EMLINK on the BSDs) says "too many levels of symbolic links".
+                match std::fs::symlink_metadata(path) {
+                    Ok(m) if m.file_type().is_symlink() => io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "the path is a symbolic link, which is refused for a log: give the file's real path",
+                    ),
+                    _ => e,
+                }
+            })
+        }
+        #[cfg(not(unix))]
+        fn open_private(path: &Path) -> io::Result<File> {
+            OpenOptions::new().create(true).append(true).open(path)
+        }
+        let file = open_private(path)?;
         // Bounded by `queue` in bytes, not by the channel in entries: an entry may be one event or a batch.
         let (tx, rx) = crossbeam_channel::unbounded();
         let (end_tx, ended) = crossbeam_channel::bounded::<()>(0);
@@ -155,7 +183,11 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         for port in [1, 2] {
             let log = EventLog::open(&path).unwrap();
-            log.record(&Event::Listening { time: now(), addr: format!("127.0.0.1:{port}").parse().unwrap() });
+            log.record(&Event::Listening {
+                time: now(),
+                addr: format!("127.0.0.1:{port}").parse().unwrap(),
+                fds: None,
+            });
             log.close().unwrap();
         }
         let text = std::fs::read_to_string(&path).unwrap();
@@ -172,5 +204,51 @@ mod tests {
     #[test]
     fn bad_path_fails_at_open() {
         assert!(EventLog::open(Path::new("/nonexistent-dir/x/y.log")).is_err());
+    }
+
+    /// A fresh directory of this test's own, removed at the end.
+    #[cfg(unix)]
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sockchat-log-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_log_is_private_and_an_existing_one_is_appended_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("mode");
+        let path = dir.join("events.jsonl");
+        EventLog::open(&path).unwrap().close().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+        std::fs::write(&path, "kept\n").unwrap();
+        let log = EventLog::open(&path).unwrap();
+        log.record(&Event::Listening { time: now(), addr: "127.0.0.1:1".parse().unwrap(), fds: None });
+        log.close().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("kept\n{") && text.lines().count() == 2, "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_refused_and_its_target_left_alone() {
+        let dir = scratch("link");
+        let target = dir.join("precious");
+        std::fs::write(&target, "untouched").unwrap();
+        let link = dir.join("events.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let dangling = dir.join("dangling.jsonl");
+        std::os::unix::fs::symlink(dir.join("not-yet"), &dangling).unwrap();
+        for path in [&link, &dangling] {
+            let err = EventLog::open(path).err().expect("a symlink must be refused");
+            assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+        assert!(!dir.join("not-yet").exists(), "a dangling link must not create its target");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -214,6 +214,29 @@ impl DisconnectReason {
     }
 }
 
+/// The open-file limit a server started with, and how many clients it leaves room for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdRoom {
+    /// The soft limit in force (`u64::MAX`: unlimited).
+    pub limit: u64,
+    /// The soft limit before the server raised it, if it did.
+    pub raised_from: Option<u64>,
+    /// Clients that fit, three descriptors each, after what was open at the start.
+    pub clients: u64,
+}
+
+impl FdRoom {
+    /// `open-file limit 20000, raised from 1024: room for 6661 clients`.
+    pub fn describe(&self) -> String {
+        let raised = self.raised_from.map_or(String::new(), |r| format!(", raised from {r}"));
+        if self.limit == u64::MAX {
+            format!("open-file limit: unlimited{raised}")
+        } else {
+            format!("open-file limit {}{raised}: room for {} clients", self.limit, self.clients)
+        }
+    }
+}
+
 /// What the engine tells its user; everything that crosses from the network to the GUI or terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -221,6 +244,8 @@ pub enum Event {
     Listening {
         time: OffsetDateTime,
         addr: SocketAddr,
+        /// What the open-file limit allows; `None` where it cannot be read.
+        fds: Option<FdRoom>,
     },
     /// Server: a client came in. Client: we reached the server.
     Connected {
@@ -344,7 +369,8 @@ fn target_label(to: &Option<Target>, peer_name: &dyn Fn(PeerId) -> Option<String
 /// `peer_name` turns a target id into a label for messages we sent to one client.
 pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
     match ev {
-        Event::Listening { addr, .. } => format!("* listening on {addr}"),
+        Event::Listening { addr, fds: None, .. } => format!("* listening on {addr}"),
+        Event::Listening { addr, fds: Some(f), .. } => format!("* listening on {addr} ({})", f.describe()),
         Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
         Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
         Event::Message(m) => {
@@ -377,7 +403,10 @@ pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> 
 pub fn to_json(ev: &Event) -> Value {
     let time = rfc3339(ev.time());
     let mut v = match ev {
-        Event::Listening { addr, .. } => json!({ "addr": addr.to_string() }),
+        Event::Listening { addr, fds, .. } => json!({
+            "addr": addr.to_string(),
+            "fds": fds.map(|f| json!({ "limit": f.limit, "raised_from": f.raised_from, "clients": f.clients })),
+        }),
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
             let mut v = json!({ "seq": m.seq, "text": m.text, "truncated": m.truncated });
@@ -599,9 +628,18 @@ mod tests {
         assert!(v["peer"]["name"].is_null());
         assert_eq!(v["text"], "hi \"q\"");
         assert_eq!(v["dir"], "in");
-        let l = to_json(&Event::Listening { time: now(), addr: "[::1]:9".parse().unwrap() });
+        let l = to_json(&Event::Listening { time: now(), addr: "[::1]:9".parse().unwrap(), fds: None });
         assert_eq!(l["event"], "listening");
         assert_eq!(l["addr"], "[::1]:9");
+        assert!(l["fds"].is_null());
+        let fds = Some(FdRoom { limit: 20_000, raised_from: Some(64), clients: 6_661 });
+        let ev = Event::Listening { time: now(), addr: "0.0.0.0:7".parse().unwrap(), fds };
+        let l = to_json(&ev);
+        assert_eq!(l["fds"], json!({ "limit": 20_000, "raised_from": 64, "clients": 6_661 }));
+        assert_eq!(
+            describe(&ev, NONE),
+            "* listening on 0.0.0.0:7 (open-file limit 20000, raised from 64: room for 6661 clients)"
+        );
     }
 
     #[test]
@@ -618,7 +656,7 @@ mod tests {
     #[test]
     fn transcript_keeps_order_and_skips_peer_updates() {
         let mut t = Transcript::new();
-        assert!(t.push(Event::Listening { time: now(), addr: "0.0.0.0:1".parse().unwrap() }));
+        assert!(t.push(Event::Listening { time: now(), addr: "0.0.0.0:1".parse().unwrap(), fds: None }));
         assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));

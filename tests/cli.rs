@@ -22,8 +22,11 @@ struct Proc {
 
 impl Proc {
     fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Self::spawn_cmd(Command::new(BIN).args(args))
+    }
+
+    fn spawn_cmd(cmd: &mut Command) -> Proc {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -144,7 +147,7 @@ fn text_output_names_host_port_and_name() {
     p.finish();
     let p = Proc::spawn(&["server", &addr.to_string(), "--headless"]);
     let first = p.line();
-    assert!(first.ends_with(&format!("* listening on {addr}")), "{first}");
+    assert!(first.contains(&format!("* listening on {addr} (open-file limit ")), "{first}");
     let mut c = Raw::connect(addr);
     c.send(b"/name zoe\nhi from zoe\n");
     let port = c.local().to_string();
@@ -357,4 +360,69 @@ fn sockchat_client_talks_to_a_classic_forking_c_server() {
     assert_eq!(p.finish().0, 0);
     let _ = srv.kill();
     let _ = srv.wait();
+}
+
+/// `sockchat ARGS` started by `sh` after `ulimit LIMIT_ARGS`, as a user with a low limit would start it.
+#[cfg(unix)]
+fn under_ulimit(limit: &str, args: &[&str]) -> Proc {
+    let script = format!("ulimit {limit} || exit 99; exec \"$0\" \"$@\"");
+    Proc::spawn_cmd(Command::new("sh").arg("-c").arg(script).arg(BIN).args(args))
+}
+
+#[cfg(unix)]
+fn hard_fd_limit() -> u64 {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let hard = r.rlim_max as u64;
+    hard
+}
+
+#[cfg(unix)]
+#[test]
+fn a_low_soft_fd_limit_is_raised_to_the_hard_one_and_said_at_listening() {
+    let hard = hard_fd_limit();
+    if hard <= 64 {
+        eprintln!("hard open-file limit {hard}: nothing to raise to");
+        return;
+    }
+    let p = under_ulimit("-Sn 64", &["server", "127.0.0.1:0", "--headless", "--json"]);
+    let fds = &p.event("listening")["fds"];
+    assert_eq!(fds["raised_from"], 64, "{fds}");
+    let limit = fds["limit"].as_u64().expect("a numeric limit");
+    #[cfg(target_os = "linux")]
+    assert_eq!(limit, hard, "{fds}");
+    assert!(limit > 64, "{fds}");
+    let clients = fds["clients"].as_u64().expect("a client count");
+    assert!(clients > 19 && clients <= limit / 3, "{fds}");
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
+
+    let p = under_ulimit("-Sn 64", &["server", "127.0.0.1:0", "--headless"]);
+    let line = p.line();
+    assert!(line.contains(&format!("(open-file limit {limit}, raised from 64: room for ")), "{line}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_fd_limit_below_max_clients_is_warned_about_at_start() {
+    let p = under_ulimit("-n 64", &["server", "127.0.0.1:0", "--headless", "--json", "--max-clients", "100"]);
+    let fds = p.event("listening")["fds"].clone();
+    assert_eq!(fds["limit"], 64, "{fds}");
+    assert!(fds["raised_from"].is_null(), "{fds}");
+    let fit = fds["clients"].as_u64().expect("a client count");
+    assert!((1..19).contains(&fit), "{fds}");
+    let warn = p.json();
+    assert_eq!((&warn["event"], &warn["fatal"]), (&"error".into(), &false.into()), "{warn}");
+    let text = warn["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!(
+            "up to 100 clients are allowed, but the open-file limit (64) leaves room for about {fit}"
+        )),
+        "{text}"
+    );
+    let p = under_ulimit("-n 64", &["server", "127.0.0.1:0", "--headless", "--json", "--max-clients", "2"]);
+    let _c = Raw::connect(listening(&p));
+    assert_eq!(p.json()["event"], "connected", "no warning when the limit is enough");
 }

@@ -320,6 +320,41 @@ fn deny_and_allow_lists_refuse_at_once_and_log_the_address() {
 }
 
 #[test]
+fn a_v4_mapped_deny_rule_refuses_ipv4_clients_on_dual_stack_and_ipv4_listeners() {
+    for listen in ["[::]:0", "127.0.0.1:0"] {
+        for rule in ["::ffff:127.0.0.1", "::ffff:0:0/96"] {
+            let acl = AccessList { allow: vec![], deny: parse_list(rule).unwrap() };
+            let (engine, addr) = match listen {
+                "[::]:0" => {
+                    let engine = Engine::server(
+                        ServerConfig { addr: listen.into(), access: acl, ..cfg(Mode::OneWay) },
+                        None,
+                    );
+                    match wait_for(engine.events(), |e| {
+                        matches!(e, Event::Listening { .. } | Event::Error { .. })
+                    }) {
+                        Event::Listening { addr, .. } => (engine, addr),
+                        other => {
+                            eprintln!("no IPv6 here ({other:?}): the dual-stack case is skipped");
+                            continue;
+                        }
+                    }
+                }
+                _ => server_with(ServerConfig { addr: listen.into(), access: acl, ..cfg(Mode::OneWay) }),
+            };
+            let mut c = Raw::connect(SocketAddr::new("127.0.0.1".parse().unwrap(), addr.port()));
+            assert!(c.closed(), "{listen}, deny {rule}: the client was let in");
+            let ev = wait_for(engine.events(), |e| matches!(e, Event::Refused { .. } | Event::Message(_)));
+            assert!(
+                matches!(&ev, Event::Refused { addr, reason, .. } if *addr == c.local() && reason.contains("deny")),
+                "{listen}, deny {rule}: {ev:?}"
+            );
+            engine.stop();
+        }
+    }
+}
+
+#[test]
 fn client_reconnects_after_the_server_restarts() {
     let (server1, addr) = server(Mode::Duplex);
     let ccfg = ClientConfig { addr: addr.to_string(), ..ClientConfig::default() };

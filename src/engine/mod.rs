@@ -10,6 +10,7 @@
 
 mod budget;
 mod client;
+mod fdlimit;
 mod resolver;
 mod server;
 

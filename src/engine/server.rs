@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::fdlimit::{self, Throttle};
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
 use crate::codec::{self, LineDecoder, encode_line, one_line};
@@ -141,7 +142,16 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
             return sink.error(None, format!("cannot use listening socket: {e}"), true);
         }
     };
-    sink.emit(Event::Listening { time: model::now(), addr: canonical(local) });
+    let fds = fdlimit::raise();
+    sink.emit(Event::Listening { time: model::now(), addr: canonical(local), fds });
+    if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
+        let (max, fit, limit) = (cfg.max_clients, f.clients, f.limit);
+        let text = format!(
+            "up to {max} clients are allowed, but the open-file limit ({limit}) leaves room for about {fit}: \
+             raise the hard limit (ulimit -Hn) or allow fewer clients"
+        );
+        sink.error(None, text, false);
+    }
     let shared = Arc::new(Shared {
         resolver: Mutex::new(Resolver::new(sink.clone())),
         cfg,
@@ -175,6 +185,8 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
 }
 
 fn accept_loop(sh: &Arc<Shared>, listener: TcpListener) {
+    // Out of descriptors, accept fails on every try until a client leaves: say so once a second, not ten.
+    let mut shortage = Throttle::new(Duration::from_secs(1));
     loop {
         let res = listener.accept();
         if sh.read().stopping {
@@ -183,6 +195,18 @@ fn accept_loop(sh: &Arc<Shared>, listener: TcpListener) {
         match res {
             Ok((stream, addr)) => sh.admit(stream, canonical(addr)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if fdlimit::is_shortage(&e) => {
+                if let Some(held) = shortage.hit(Instant::now()) {
+                    let more = if held > 0 {
+                        format!(" ({held} more since the last report)")
+                    } else {
+                        String::new()
+                    };
+                    let text = format!("accept failed: {e}: out of file descriptors, new clients wait{more}");
+                    sh.sink.error(None, text, false);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
             Err(e) => {
                 sh.sink.error(None, format!("accept failed: {e}"), false);
                 // Out of file descriptors and the like: back off rather than spin on the error.

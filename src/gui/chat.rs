@@ -749,7 +749,10 @@ mod tests {
         let ann = peer(1, 5000, Some("ann"));
         let bob = peer(2, 5001, None);
         let names = |id: PeerId| (id == 2).then(|| "bob".to_string());
-        log.push(Event::Listening { time: model::now(), addr: "0.0.0.0:7311".parse().unwrap() }, &none);
+        log.push(
+            Event::Listening { time: model::now(), addr: "0.0.0.0:7311".parse().unwrap(), fds: None },
+            &none,
+        );
         log.push(Event::Connected { time: model::now(), peer: ann.clone() }, &none);
         log.push(msg(Origin::Remote { from: ann.clone(), relayed: false }, "hi"), &none);
         let long = "the quick brown fox jumps over the lazy dog ".repeat(6);

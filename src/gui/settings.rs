@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessList, parse_list};
 use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port};
+use crate::cli::{CLIENTS, IDLE_SECS};
 use crate::engine::{Mode, ServerConfig};
 
 /// Key under which eframe's storage keeps [`Settings`].
@@ -33,7 +34,7 @@ pub struct Settings {
     pub name: String,
     /// Server limits, as typed (see [`check_limits`]).
     pub max_clients: String,
-    /// Seconds; empty means never.
+    /// Seconds, in [`IDLE_SECS`]; empty means never.
     pub idle_timeout: String,
     /// Room mode lines per second per client; empty or 0 means no limit.
     pub room_rate: String,
@@ -88,17 +89,21 @@ impl Limits {
     }
 }
 
-/// Limits fields: what the engine gets, or why a field cannot be used yet.
+/// Limits fields: what the engine gets, or why a field cannot be used yet. The ranges are the flags'.
 pub fn check_limits(s: &Settings) -> Result<Limits, String> {
-    let max_clients = match s.max_clients.trim().parse::<usize>() {
-        Ok(n) if n > 0 => n,
-        _ => return Err("most clients: a whole number from 1 up".into()),
-    };
+    let max_clients = CLIENTS
+        .parse::<usize>(&s.max_clients)
+        .map_err(|_| format!("most clients: a whole number {}", CLIENTS.describe()))?;
     let idle_timeout = match s.idle_timeout.trim() {
-        "" | "0" => None,
-        t => match t.parse::<u64>() {
+        "" => None,
+        t => match IDLE_SECS.parse::<u64>(t) {
             Ok(secs) => Some(Duration::from_secs(secs)),
-            Err(_) => return Err("idle timeout: whole seconds, or empty for never".into()),
+            Err(_) => {
+                return Err(format!(
+                    "idle timeout: whole seconds {}, or empty for never",
+                    IDLE_SECS.describe()
+                ));
+            }
         },
     };
     let room_rate = match s.room_rate.trim() {
@@ -224,12 +229,50 @@ mod tests {
         );
         s.deny = "nope".into();
         assert_eq!(check_limits(&s).unwrap_err(), "deny: 'nope' is not an address or CIDR block");
+        s.deny = String::new();
         let mut cfg = ServerConfig::default();
         s.deny = "10.1.0.0/16".into();
         check_limits(&s).unwrap().apply(&mut cfg);
         let mut back = Settings::default();
         remember_limits(&mut back, &cfg);
         assert_eq!((back.max_clients.as_str(), back.deny.as_str()), ("3", "10.1.0.0/16"));
+    }
+
+    #[test]
+    fn limits_out_of_range_and_lists_of_separators_are_refused() {
+        let refused = |f: &dyn Fn(&mut Settings)| {
+            let mut s = Settings::default();
+            f(&mut s);
+            check_limits(&s).map(|_| ()).unwrap_err()
+        };
+        for n in ["0", "-5", "100001", "many", ""] {
+            assert_eq!(
+                refused(&|s| s.max_clients = n.into()),
+                "most clients: a whole number from 1 to 100000",
+                "{n:?}"
+            );
+        }
+        for t in ["0", "-1", "86401", "soon"] {
+            assert_eq!(
+                refused(&|s| s.idle_timeout = t.into()),
+                "idle timeout: whole seconds from 1 to 86400 s, or empty for never",
+                "{t:?}"
+            );
+        }
+        assert!(refused(&|s| s.allow = ",".into()).starts_with("allow: ','"));
+        assert!(refused(&|s| s.deny = " , ".into()).starts_with("deny: ' , '"));
+        // Blank still means no list, and the ends of the ranges are taken.
+        let s = Settings {
+            max_clients: "100000".into(),
+            idle_timeout: "86400".into(),
+            allow: "  ".into(),
+            deny: "::ffff:10.0.0.0/104".into(),
+            ..Settings::default()
+        };
+        let l = check_limits(&s).unwrap();
+        assert_eq!((l.max_clients, l.idle_timeout), (100_000, Some(Duration::from_secs(86_400))));
+        assert!(l.access.allow.is_empty());
+        assert_eq!(l.access.deny[0].to_string(), "10.0.0.0/8");
     }
 
     #[test]
