@@ -4,6 +4,7 @@
 //! engine thread has ended, which is how a user (and the tests) know a stop is complete.
 
 mod client;
+mod names;
 mod resolver;
 mod server;
 
