@@ -4,10 +4,15 @@
 //! one line in memory: past that the line is cut, delivered marked `truncated`, and the rest up to the next
 //! line end is skipped. Text is made safe for a terminal and a window here, once, so nothing downstream sees
 //! raw control bytes: invalid UTF-8 becomes U+FFFD, NUL bytes are dropped (C clients send whole buffers),
-//! and other control characters are written in caret notation (`^[` for ESC).
+//! other control characters are written in caret notation (`^[` for ESC), and C1 controls, bidi controls
+//! and invisible characters as `<U+XXXX>`.
 
 /// Default longest line kept, in bytes.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// Most bytes of safe text one received byte becomes: a 2-byte C1 control or soft hyphen is written as
+/// the 8 bytes `<U+009B>`. A client allows for it in relayed lines (see `protocol::relayed_line_limit`).
+pub const MAX_GROWTH: usize = 4;
 
 /// One decoded line, already sanitized.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,12 +184,32 @@ fn push_safe(out: &mut String, c: char) {
             out.push((c as u8 + 0x40) as char);
         }
         '\u{7f}' => out.push_str("^?"),
-        // C1 controls (CSI and friends) and bidi overrides that could reorder what a reader sees.
-        '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-            out.push_str(&format!("<U+{:04X}>", c as u32));
+        c if escaped(c) => {
+            use std::fmt::Write;
+            let _ = write!(out, "<U+{:04X}>", c as u32);
         }
         _ => out.push(c),
     }
+}
+
+/// Characters a line shows as `<U+XXXX>`: C1 controls (CSI and friends); bidi overrides, embeddings,
+/// isolates and marks, which reorder what a reader sees; and invisible ones that hide or split text, or
+/// break lines in a terminal or an `nc` reader: zero-width space and joiners, word joiner and the
+/// invisible operators, BOM, soft hyphen, Mongolian vowel separator, line and paragraph separators, and
+/// interlinear annotation marks. Names drop them instead (`protocol::clean_name`).
+fn escaped(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 /// Text with its line ends turned to spaces: what one line on the wire can carry.
@@ -236,6 +261,8 @@ pub fn check(data: &[u8]) {
     for l in &whole {
         assert!(!l.text.trim().is_empty(), "blank line delivered");
         assert!(!l.text.chars().any(char::is_control), "control character reached the text: {:?}", l.text);
+        assert!(!l.text.chars().any(escaped), "invisible character reached the text: {:?}", l.text);
+        assert!(l.text.len() <= max.saturating_mul(MAX_GROWTH), "text grew past {MAX_GROWTH} x {max} bytes");
         assert!(!l.text.contains(['\n', '\r']));
         // What peers say beyond plain lines must parse without panicking, whatever the text.
         let _ = crate::protocol::parse_relay(&l.text);
@@ -329,6 +356,32 @@ mod tests {
         assert_eq!(texts(&l), ["^[[31mred^G^?^H <U+009B> <U+202E>"]);
         for line in &l {
             assert!(!line.text.chars().any(|c| c.is_control()));
+        }
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_not_hidden() {
+        let hidden =
+            "a\u{200b}b\u{200c}\u{200d}\u{2060}\u{feff}\u{ad}\u{200e}\u{200f}\u{61c}\u{2028}\u{2029}z";
+        let l = decode_chunks(100, &[hidden.as_bytes(), b"\n"]);
+        assert_eq!(
+            texts(&l),
+            ["a<U+200B>b<U+200C><U+200D><U+2060><U+FEFF><U+00AD><U+200E><U+200F><U+061C><U+2028><U+2029>z"]
+        );
+        // Visible text beyond ASCII is untouched.
+        assert_eq!(
+            texts(&decode_chunks(100, &["caf\u{e9} \u{43e} \u{1f600}\n".as_bytes()])),
+            ["caf\u{e9} \u{43e} \u{1f600}"]
+        );
+    }
+
+    #[test]
+    fn safe_text_grows_at_most_max_growth_times() {
+        for c in ["\u{9b}", "\u{ad}", "\u{61c}", "\u{200b}", "\u{feff}", "\u{1b}", "\u{ff}"] {
+            let raw: &[u8] = if c == "\u{ff}" { b"\xff" } else { c.as_bytes() };
+            let mut out = String::new();
+            push_sanitized(&mut out, raw);
+            assert!(out.len() <= raw.len() * MAX_GROWTH, "{c:?} became {out:?}");
         }
     }
 

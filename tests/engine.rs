@@ -151,6 +151,36 @@ fn room_relays_with_original_sender_to_sockchat_and_plain_clients() {
     server.stop();
 }
 
+/// The room's `[from ADDR HOST NAME] ` label and the server's escapes make a relayed line longer than the
+/// line the server accepted: a default client must still get it whole.
+#[test]
+fn a_line_of_exactly_the_limit_arrives_whole_at_a_sockchat_client_in_a_room() {
+    use sockchat::codec::DEFAULT_MAX_LINE;
+    let (server, addr) = server(Mode::Room);
+    let client = Engine::client(ClientConfig { addr: addr.to_string(), ..ClientConfig::default() }, None);
+    wait_for(client.events(), |e| matches!(e, Event::Connected { .. }));
+    wait_for(server.events(), |e| matches!(e, Event::Connected { .. }));
+    let mut sender = Raw::connect(addr);
+    connected_id(&server, sender.local());
+    sender.send(format!("/name {}\n", "n".repeat(32)).as_bytes());
+    wait_for(server.events(), |e| matches!(e, Event::PeerUpdated { peer, .. } if peer.name.is_some()));
+    let plain = "y".repeat(DEFAULT_MAX_LINE);
+    // C1 controls: 2 bytes each on the wire, 8 (`<U+009B>`) once the server has made them safe.
+    let escaped = "\u{9b}".repeat(DEFAULT_MAX_LINE / 2);
+    for line in [&plain, &escaped] {
+        assert_eq!(line.len(), DEFAULT_MAX_LINE);
+        sender.send(format!("{line}\n").as_bytes());
+        let at_server = &messages(server.events(), 1)[0];
+        assert!(!at_server.truncated, "the server accepted it whole");
+        let m = &messages(client.events(), 1)[0];
+        assert!(!m.truncated, "cut on the way: {} of {} bytes", m.text.len(), at_server.text.len());
+        assert_eq!(m.text, at_server.text);
+        assert!(matches!(&m.origin, Origin::Remote { relayed: true, .. }));
+    }
+    client.stop();
+    server.stop();
+}
+
 #[test]
 fn fifty_concurrent_clients_each_message_once_in_order() {
     const CLIENTS: usize = 60;

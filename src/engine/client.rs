@@ -1,7 +1,8 @@
 //! The client: the control thread connects, then writes what it is told; a reader thread receives.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
-use std::net::{IpAddr, Shutdown, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_channel::{Receiver, select};
@@ -10,7 +11,7 @@ use super::server::describe_io;
 use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
 use crate::addr;
 use crate::codec::{LineDecoder, encode_line, one_line};
-use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, canonical};
+use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, canonical};
 use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
@@ -122,16 +123,47 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     resolver.stop();
 }
 
+/// Ids for the original senders of relayed lines, one per sender address, so a `--json` reader can tell
+/// them apart. They count from 1 (0 is the server itself) and are kept while we are connected, for up to
+/// [`RelayIds::KEPT`] senders: past that the sender seen first gives its id to the new one, so a server
+/// inventing addresses cannot grow our memory (or a terminal's label cache) without bound.
+#[derive(Default)]
+struct RelayIds {
+    ids: HashMap<SocketAddr, PeerId>,
+    order: VecDeque<SocketAddr>,
+}
+
+impl RelayIds {
+    const KEPT: usize = 4096;
+
+    fn id(&mut self, addr: SocketAddr) -> PeerId {
+        if let Some(&id) = self.ids.get(&addr) {
+            return id;
+        }
+        let id = if self.order.len() >= Self::KEPT {
+            self.order.pop_front().and_then(|old| self.ids.remove(&old)).unwrap_or(1)
+        } else {
+            self.order.len() as PeerId + 1
+        };
+        self.ids.insert(addr, id);
+        self.order.push_back(addr);
+        id
+    }
+}
+
 fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
-    let mut dec = LineDecoder::new(max);
+    // Relayed lines carry the room's label too, and text the server escaped: a line it accepted whole must
+    // not be cut here.
+    let mut dec = LineDecoder::new(protocol::relayed_line_limit(max));
     let mut buf = vec![0u8; 16 * 1024];
     let mut run: Option<LineBatch> = None;
+    let mut ids = RelayIds::default();
     let end = loop {
         match stream.read(&mut buf) {
             Ok(0) => break DisconnectReason::Closed,
             Ok(n) => {
                 let time = model::now();
-                dec.feed(&buf[..n], &mut |l| on_line(sink, slot, time, &mut run, l));
+                dec.feed(&buf[..n], &mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
                 flush(sink, &mut run);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -139,7 +171,7 @@ fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &
         }
     };
     let time = model::now();
-    dec.finish(&mut |l| on_line(sink, slot, time, &mut run, l));
+    dec.finish(&mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
     flush(sink, &mut run);
     let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
     sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
@@ -152,6 +184,7 @@ fn on_line(
     slot: &PeerSlot,
     time: time::OffsetDateTime,
     run: &mut Option<LineBatch>,
+    ids: &mut RelayIds,
     line: crate::codec::Line,
 ) {
     let text = match protocol::parse_relay(&line.text) {
@@ -161,7 +194,7 @@ fn on_line(
             });
             if !same {
                 flush(sink, run);
-                let mut p = Peer::new(0, r.addr);
+                let mut p = Peer::new(ids.id(canonical(r.addr)), r.addr);
                 p.host = r.host;
                 p.name = r.name;
                 *run = Some(LineBatch::new(0, time, Arc::new(p), true));
@@ -186,5 +219,26 @@ fn flush(sink: &EventSink, run: &mut Option<LineBatch>) {
     if let Some(mut b) = run.take() {
         b.first_seq = sink.reserve_seq(b.len());
         sink.lines(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relayed_senders_keep_their_ids_and_memory_stays_bounded() {
+        let mut ids = RelayIds::default();
+        let a: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "[::1]:1000".parse().unwrap();
+        let (ia, ib) = (ids.id(a), ids.id(b));
+        assert!(ia != 0 && ib != 0 && ia != ib);
+        assert_eq!((ids.id(a), ids.id(b)), (ia, ib));
+        for port in 0..(RelayIds::KEPT as u16 * 2) {
+            let id = ids.id(SocketAddr::new([10, 0, 0, 1].into(), port));
+            assert!((1..=RelayIds::KEPT as PeerId).contains(&id));
+        }
+        assert_eq!(ids.ids.len(), RelayIds::KEPT);
+        assert_eq!(ids.order.len(), RelayIds::KEPT);
     }
 }

@@ -11,6 +11,7 @@
 mod budget;
 mod client;
 mod fdlimit;
+mod names;
 mod resolver;
 mod server;
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::fdlimit::{self, Throttle};
+use super::names::Names;
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
 use crate::codec::{self, LineDecoder, encode_line, one_line};
@@ -116,6 +117,7 @@ fn send_now(_: &TcpStream, _: &[u8]) -> io::Result<usize> {
 struct State {
     stopping: bool,
     clients: HashMap<PeerId, Client>,
+    names: Names,
 }
 
 struct Shared {
@@ -419,15 +421,11 @@ impl Shared {
             return;
         }
         let Some(text) = at.batch.last() else { return };
-        if let Some(name) = protocol::parse_name(text) {
+        if let Some(typed) = protocol::name_request(bytes) {
             // A command, not a message: the lines before it keep the old name, those after get the new one.
             at.batch.pop();
             self.flush_lines(at);
-            let peer = update_peer(slot, |p| p.name = name);
-            at.from = peer.clone();
-            at.batch.from = peer.clone();
-            at.relay_prefix = None;
-            return self.sink.emit_as(&at.owner, Event::PeerUpdated { time: at.time, peer });
+            return self.on_name(slot, at, &typed);
         }
         if self.cfg.mode == Mode::Room {
             match bucket.as_mut().map(RateLimit::take) {
@@ -441,6 +439,57 @@ impl Shared {
         }
         if at.batch.text_len() >= BATCH_TEXT {
             self.flush_lines(at);
+        }
+    }
+
+    /// A `/name` line: the name is taken unless a connected client has it or one like it (see [`Names`]).
+    /// The client is told, with a `sockchat: ` line, when its name is refused or was changed to be kept.
+    fn on_name(&self, slot: &PeerSlot, at: &mut ReadCtx, typed: &str) {
+        let id = at.from.id;
+        let wanted = protocol::clean_name(typed);
+        let claimed = {
+            let mut st = self.write();
+            let State { clients, names, .. } = &mut *st;
+            match &wanted {
+                Some(name) => {
+                    names.claim(id, name, clients.len(), |owner| clients.contains_key(&owner)).map(Some)
+                }
+                None => {
+                    names.release(id);
+                    Ok(None)
+                }
+            }
+        };
+        let note = match claimed {
+            Err(why) => {
+                let refused = Event::Error {
+                    time: at.time,
+                    peer: Some(at.from.clone()),
+                    text: why.clone(),
+                    fatal: false,
+                };
+                self.sink.emit_as(&at.owner, refused);
+                format!("{why}; pick another with /name NAME")
+            }
+            Ok(name) => {
+                let peer = update_peer(slot, |p| p.name = name.clone());
+                at.from = peer.clone();
+                at.batch.from = peer.clone();
+                at.relay_prefix = None;
+                self.sink.emit_as(&at.owner, Event::PeerUpdated { time: at.time, peer });
+                match name {
+                    Some(n) if n != typed.trim_matches(|c: char| c.is_whitespace() || c == '\0') => format!(
+                        "your name is '{n}': names keep at most {} characters, without spaces, brackets or \
+                         invisible characters",
+                        protocol::MAX_NAME
+                    ),
+                    _ => return,
+                }
+            }
+        };
+        let note: Bytes = encode_line(&format!("sockchat: {note}")).into();
+        if let Some(c) = self.read().clients.get(&id) {
+            c.queue(&note, self.cfg.send_queue_bytes);
         }
     }
 
