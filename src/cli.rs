@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 use crate::access::{AccessList, parse_flag_list};
 use crate::codec::DEFAULT_MAX_LINE;
-use crate::engine::{ClientConfig, Mode, ServerConfig};
+use crate::engine::{ClientConfig, DEFAULT_MAX_PER_ADDRESS, DEFAULT_ROOM_BYTE_RATE, Mode, ServerConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,12 +62,21 @@ pub struct ServerArgs {
     /// Most clients at once (1 to 100000); more get a "server full" line and are closed.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clients, allow_negative_numbers = true)]
     pub max_clients: usize,
-    /// Close a client that sends nothing for SECS seconds (1 to 86400).
+    /// Most connections at once from one IP address (1 to 65535); more get a "too many connections" line
+    /// and are closed. A class behind one NAT shares an address: raise it to the class size there.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_ADDRESS, value_parser = per_address,
+          allow_negative_numbers = true)]
+    pub max_per_address: usize,
+    /// Close a client that sends no line for SECS seconds, 1 to 86400 (an unfinished or blank line does
+    /// not count).
     #[arg(long, value_name = "SECS", value_parser = idle_secs, allow_negative_numbers = true)]
     pub idle_timeout: Option<u64>,
     /// Room mode: lines per second one client may have relayed (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub room_rate: u32,
+    /// Room mode: bytes of text per second one client may have relayed (0: no limit).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_ROOM_BYTE_RATE)]
+    pub room_byte_rate: u32,
     /// Only these addresses or CIDR blocks may connect (comma-separated, repeatable).
     #[arg(long, value_name = "LIST", value_parser = net_list)]
     pub allow: Vec<NetList>,
@@ -117,6 +126,8 @@ pub struct Bound {
 pub const CLIENTS: Bound = Bound { min: 1, max: 100_000, unit: "" };
 /// `--max-line`: a 64-byte line still holds a sentence; 16 MiB is far past any chat line.
 pub const LINE_BYTES: Bound = Bound { min: 64, max: 16 * 1024 * 1024, unit: " bytes" };
+/// `--max-per-address`: a whole class behind one NAT fits; past that the per-address rule means nothing.
+pub const PER_ADDRESS: Bound = Bound { min: 1, max: 65_535, unit: "" };
 /// `--idle-timeout`: up to a day.
 pub const IDLE_SECS: Bound = Bound { min: 1, max: 86_400, unit: " s" };
 /// `--connect-timeout`: up to ten minutes.
@@ -152,6 +163,10 @@ fn clients(s: &str) -> Result<usize, String> {
     CLIENTS.parse(s)
 }
 
+fn per_address(s: &str) -> Result<usize, String> {
+    PER_ADDRESS.parse(s)
+}
+
 fn line_bytes(s: &str) -> Result<usize, String> {
     LINE_BYTES.parse(s)
 }
@@ -172,8 +187,10 @@ impl ServerArgs {
             mode: self.mode,
             max_line: self.common.max_line,
             max_clients: self.max_clients,
+            max_per_address: self.max_per_address,
             idle_timeout: self.idle_timeout.map(Duration::from_secs),
             room_rate: (self.room_rate > 0).then_some(self.room_rate),
+            room_byte_rate: (self.room_byte_rate > 0).then_some(self.room_byte_rate),
             access: AccessList { allow: list(&self.allow), deny: list(&self.deny) },
             ..ServerConfig::default()
         })
@@ -211,6 +228,10 @@ mod tests {
             "room",
             "--max-clients",
             "3",
+            "--max-per-address",
+            "2",
+            "--room-byte-rate",
+            "0",
             "--allow",
             "127.0.0.0/8,::1",
             "--deny",
@@ -223,9 +244,29 @@ mod tests {
         let cfg = s.config().unwrap();
         assert_eq!(cfg.mode, Mode::Room);
         assert_eq!(cfg.max_clients, 3);
+        assert_eq!((cfg.max_per_address, cfg.room_byte_rate), (2, None));
         assert_eq!(cfg.access.allow.len(), 2);
         assert_eq!(cfg.access.deny.len(), 1);
         assert!(s.common.json);
+    }
+
+    #[test]
+    fn per_address_limit_has_a_default_and_a_range() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["sockchat", "server"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args).map(|c| match c.command {
+                Some(Role::Server(s)) => s.config().unwrap(),
+                _ => panic!("not a server"),
+            })
+        };
+        let cfg = parse(&[]).unwrap();
+        assert_eq!((cfg.max_per_address, cfg.room_byte_rate), (16, Some(65536)));
+        assert_eq!(parse(&["--max-per-address", "65535"]).unwrap().max_per_address, 65535);
+        for bad in ["0", "65536"] {
+            let e = parse(&["--max-per-address", bad]).unwrap_err().to_string();
+            assert!(e.contains("--max-per-address"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -185,7 +185,11 @@ fn a_line_of_exactly_the_limit_arrives_whole_at_a_sockchat_client_in_a_room() {
 fn fifty_concurrent_clients_each_message_once_in_order() {
     const CLIENTS: usize = 60;
     const LINES: usize = 200;
-    let (engine, addr) = server(Mode::OneWay);
+    let (engine, addr) = server_with(ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        max_per_address: CLIENTS,
+        ..ServerConfig::default()
+    });
     let handles: Vec<_> = (0..CLIENTS)
         .map(|i| {
             std::thread::spawn(move || {
@@ -485,6 +489,7 @@ fn relay_keeps_order_when_a_full_socket_switches_to_the_queue() {
     const LINES: usize = 150_000;
     let cfg = ServerConfig {
         room_rate: None,
+        room_byte_rate: None,
         send_queue_bytes: 64 << 20,
         ..ServerConfig { addr: "127.0.0.1:0".into(), mode: Mode::Room, ..ServerConfig::default() }
     };

@@ -89,15 +89,59 @@ fn crlf_lone_cr_and_empty_lines() {
 }
 
 #[test]
-fn half_close_delivers_everything_then_disconnects() {
-    let (engine, addr) = server(Mode::Duplex);
+fn half_close_in_one_way_mode_delivers_everything_then_disconnects() {
+    let (engine, addr) = server(Mode::OneWay);
     let mut c = Raw::connect(addr);
     c.send(b"one\ntwo\nthree without newline");
     c.stream.shutdown(Shutdown::Write).unwrap();
     let got: Vec<String> = texts(&engine, 3).into_iter().map(|t| t.0).collect();
     assert_eq!(got, ["one", "two", "three without newline"]);
+    // Nothing will ever be sent to it, so its EOF is its end.
     assert_eq!(disconnect_reason(&engine, c.local()), DisconnectReason::Closed);
+    assert!(c.closed());
     engine.stop();
+}
+
+/// `ncat HOST PORT < /dev/null`: a student who only listens.
+#[test]
+fn half_closed_client_keeps_receiving_in_duplex_until_it_closes() {
+    let (engine, addr) = server(Mode::Duplex);
+    let mut c = Raw::connect(addr);
+    let me = c.local();
+    c.send(b"one\nlast words");
+    c.stream.shutdown(Shutdown::Write).unwrap();
+    // The unfinished last line arrives at EOF, so by then the server has seen the half-close.
+    let got: Vec<String> = texts(&engine, 2).into_iter().map(|t| t.0).collect();
+    assert_eq!(got, ["one", "last words"]);
+    engine.send(Command::Send { to: Target::All, text: "still there?".into() });
+    assert_eq!(c.line(), "still there?");
+    engine.send(Command::Send { to: Target::One(1), text: "just you".into() });
+    assert_eq!(c.line(), "just you");
+    let before: Vec<Event> = engine.events().try_iter().collect();
+    assert!(!before.iter().any(|e| matches!(e, Event::Disconnected { .. })), "{before:?}");
+    // Now it closes for good: nothing tells the server until it sends again, and the reset that
+    // answers that send ends the client as closed.
+    drop(c);
+    engine.send(Command::Send { to: Target::All, text: "anyone?".into() });
+    assert_eq!(disconnect_reason(&engine, me), DisconnectReason::Closed);
+    engine.stop();
+}
+
+#[test]
+fn half_closed_client_in_a_room_gets_relays_and_stop_ends_it_at_once() {
+    let (engine, addr) = server(Mode::Room);
+    let mut listener = Raw::connect(addr);
+    listener.stream.shutdown(Shutdown::Write).unwrap();
+    let mut talker = Raw::connect(addr);
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { peer, .. } if peer.addr == talker.local()));
+    talker.send(b"hello listener\n");
+    let l = listener.line();
+    assert!(l.starts_with(&format!("[from {} ", talker.local())) && l.ends_with("] hello listener"), "{l}");
+    // The half-closed client's reader must not hold the stop up (it waits on the socket, not a read).
+    let t = std::time::Instant::now();
+    engine.stop();
+    assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
+    assert!(listener.closed());
 }
 
 #[test]
@@ -126,7 +170,8 @@ fn reset_mid_line_is_reported_and_other_clients_continue() {
 fn burst_of_connects_and_disconnects_leaves_the_server_serving() {
     const THREADS: usize = 4;
     const EACH: usize = 100;
-    let (engine, addr) = server_with(ServerConfig { max_clients: 1000, ..cfg(Mode::OneWay) });
+    let (engine, addr) =
+        server_with(ServerConfig { max_clients: 1000, max_per_address: 1000, ..cfg(Mode::OneWay) });
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
             std::thread::spawn(move || {
@@ -254,6 +299,87 @@ fn over_the_client_limit_gets_a_server_full_line() {
 }
 
 #[test]
+fn one_address_cannot_take_every_place() {
+    let (engine, addr) = server_with(ServerConfig { max_per_address: 3, ..cfg(Mode::OneWay) });
+    let mut three: Vec<Raw> = (0..3).map(|_| Raw::connect(addr)).collect();
+    for _ in 0..3 {
+        wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    }
+    let mut fourth = Raw::connect(addr);
+    assert_eq!(
+        fourth.line(),
+        "sockchat: too many connections from your address (3), close one and try again"
+    );
+    assert!(fourth.closed());
+    let ev = wait_for(engine.events(), |e| matches!(e, Event::Refused { .. }));
+    assert!(
+        matches!(ev, Event::Refused { addr, ref reason, .. }
+            if addr == fourth.local() && reason == "too many connections from this address (3)"),
+        "{ev:?}"
+    );
+    // Another machine still gets in: 127.0.0.2 is loopback too on Linux (macOS has only 127.0.0.1).
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    if other.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into()).is_ok() {
+        other.connect(&addr.into()).unwrap();
+        let mut other = Raw::from_stream(other.into());
+        other.send(b"from another address\n");
+        assert_eq!(texts(&engine, 1)[0].0, "from another address");
+    }
+    // A place from that address frees up when one of its connections leaves.
+    let gone = three.pop().unwrap();
+    let gone_addr = gone.local();
+    drop(gone);
+    disconnect_reason(&engine, gone_addr);
+    let mut again = Raw::connect(addr);
+    again.send(b"back in\n");
+    assert_eq!(texts(&engine, 1)[0].0, "back in");
+    drop(three);
+    engine.stop();
+}
+
+#[test]
+fn idle_timeout_counts_lines_not_a_trickle_of_bytes() {
+    let idle = Duration::from_secs(1);
+    let (engine, addr) = server_with(ServerConfig { idle_timeout: Some(idle), ..cfg(Mode::OneWay) });
+    let start = std::time::Instant::now();
+    let trickler = Raw::connect(addr);
+    let talker = Raw::connect(addr);
+    let (t_addr, k_addr) = (trickler.local(), talker.local());
+    // One byte, or one whole line, every 300 ms: only the line counts as saying something. Each stops
+    // when its connection is closed, or after 3.6 s, and hands its connection back still open.
+    let pace = |mut c: Raw, bytes: &'static [u8]| {
+        std::thread::spawn(move || {
+            for _ in 0..12 {
+                if std::io::Write::write_all(&mut c.stream, bytes).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            c
+        })
+    };
+    let trickle = pace(trickler, b"x");
+    let talk = pace(talker, b"tick\n");
+    let mut talker_gone = false;
+    let ev = wait_for(engine.events(), |e| {
+        talker_gone |= matches!(e, Event::Disconnected { peer, .. } if peer.addr == k_addr);
+        matches!(e, Event::Disconnected { peer, .. } if peer.addr == t_addr)
+    });
+    let took = start.elapsed();
+    let Event::Disconnected { reason, .. } = ev else { unreachable!() };
+    assert_eq!(reason, DisconnectReason::Policy("idle: no line received for 1 s".into()));
+    assert!(took < Duration::from_secs(3), "closed after {took:?}, with a byte every 300 ms");
+    assert!(!talker_gone, "a client sending a line every 300 ms is not idle");
+    drop(trickle.join().unwrap());
+    // The talker stops after 3.6 s, and is idle a second later.
+    let talker = talk.join().unwrap();
+    let reason = disconnect_reason(&engine, k_addr);
+    assert!(matches!(&reason, DisconnectReason::Policy(p) if p.starts_with("idle")), "{reason:?}");
+    drop(talker);
+    engine.stop();
+}
+
+#[test]
 fn idle_clients_are_closed_with_a_reason() {
     let (engine, addr) =
         server_with(ServerConfig { idle_timeout: Some(Duration::from_millis(300)), ..cfg(Mode::OneWay) });
@@ -290,6 +416,40 @@ fn room_rate_limit_stops_one_client_drowning_the_room_without_losing_lines() {
         relayed += 1;
     }
     assert!((5..50).contains(&relayed), "relayed {relayed}");
+    engine.stop();
+}
+
+#[test]
+fn room_byte_rate_stops_long_lines_drowning_the_room() {
+    let (engine, addr) = server_with(ServerConfig {
+        room_rate: Some(1000),
+        room_byte_rate: Some(16 * 1024),
+        ..cfg(Mode::Room)
+    });
+    let mut loud = Raw::connect(addr);
+    let mut other = Raw::connect(addr);
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { peer, .. } if peer.addr == other.local()));
+    let body = "x".repeat(8000);
+    let mut burst = String::new();
+    for i in 0..20 {
+        burst.push_str(&format!("big {i} {body}\n"));
+    }
+    // 160 KB at once: 20 lines is far under 1,000 lines/s, and ten times the bytes a second allowed.
+    loud.send(burst.as_bytes());
+    assert_eq!(texts(&engine, 20).len(), 20, "the server shows every line it accepted");
+    assert_eq!(loud.line(), "sockchat: slow down: over 16384 bytes/s, your lines are not being relayed");
+    engine.send(Command::Send { to: Target::All, text: "marker".into() });
+    let mut relayed = 0;
+    loop {
+        let l = other.line();
+        if l == "marker" {
+            break;
+        }
+        assert!(l.ends_with(&format!("] big {relayed} {body}")), "{}", &l[..l.len().min(80)]);
+        relayed += 1;
+    }
+    // A second's allowance, plus the line that went into debt, plus what refilled meanwhile (about 3).
+    assert!((2..=10).contains(&relayed), "relayed {relayed} of 20");
     engine.stop();
 }
 

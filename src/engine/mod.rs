@@ -11,6 +11,7 @@
 mod budget;
 mod client;
 mod fdlimit;
+mod limits;
 mod names;
 mod resolver;
 mod server;
@@ -80,6 +81,14 @@ pub enum Command {
 /// Called after each event is queued, so a window can repaint at once instead of polling.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
+/// Default most connections from one address: enough for a person with a few windows and tools open,
+/// few enough that one machine takes at most a sixteenth of the default 256 places.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 16;
+
+/// Default room relay allowance in bytes a second per client: a long line a second, far above typing,
+/// while one client relayed to 50 readers stays near 3 MB/s out.
+pub const DEFAULT_ROOM_BYTE_RATE: u32 = 64 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// `PORT`, `HOST:PORT`, `[V6]:PORT`... as [`crate::addr::parse_host_port`] reads it.
@@ -87,7 +96,12 @@ pub struct ServerConfig {
     pub mode: Mode,
     pub max_line: usize,
     pub max_clients: usize,
-    /// Close a client that sends nothing for this long.
+    /// Most connections at once from one IP address (an IPv4-mapped IPv6 address counts as the IPv4
+    /// one), so one machine cannot take every place. A classroom behind one NAT shares one address:
+    /// there it must be raised to the class size.
+    pub max_per_address: usize,
+    /// Close a client that sends no line (a blank one does not count) for this long, however many
+    /// bytes of an unfinished line it sends meanwhile.
     pub idle_timeout: Option<Duration>,
     /// Bytes queued for one client before it counts as not reading and is closed. Relayed lines are shared,
     /// so this bounds what one stuck client can hold, not a copy per client.
@@ -96,10 +110,14 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Room mode: lines per second one client may have relayed (burst of the same size).
     pub room_rate: Option<u32>,
+    /// Room mode: bytes of line text per second one client may have relayed (burst of the same size; a
+    /// longer line still passes, and the client then waits until the rate has paid for it).
+    pub room_byte_rate: Option<u32>,
     pub access: AccessList,
 }
 
-/// Defaults documented in README: 64 KiB lines, 256 clients, 16 MiB queued per client, 10 s send timeout.
+/// Defaults documented in README: 64 KiB lines, 256 clients, 16 per address, 16 MiB queued per client,
+/// 10 s send timeout, rooms relaying 50 lines and 64 KiB a second per client.
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -107,10 +125,12 @@ impl Default for ServerConfig {
             mode: Mode::OneWay,
             max_line: DEFAULT_MAX_LINE,
             max_clients: 256,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
             idle_timeout: None,
             send_queue_bytes: 16 * 1024 * 1024,
             send_timeout: Duration::from_secs(10),
             room_rate: Some(50),
+            room_byte_rate: Some(DEFAULT_ROOM_BYTE_RATE),
             access: AccessList::default(),
         }
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::fdlimit::{self, Throttle};
+use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
@@ -54,6 +55,8 @@ struct Client {
     sending: Mutex<()>,
     stream: TcpStream,
     reason: ReasonSlot,
+    /// Canonical, for the count per address.
+    ip: IpAddr,
 }
 
 impl Client {
@@ -118,6 +121,26 @@ struct State {
     stopping: bool,
     clients: HashMap<PeerId, Client>,
     names: Names,
+    /// Connections per address, for `max_per_address`; an address leaves the map with its last one.
+    per_addr: HashMap<IpAddr, usize>,
+}
+
+impl State {
+    fn insert(&mut self, id: PeerId, c: Client) {
+        *self.per_addr.entry(c.ip).or_default() += 1;
+        self.clients.insert(id, c);
+    }
+
+    fn remove(&mut self, id: PeerId) -> Option<Client> {
+        let c = self.clients.remove(&id)?;
+        if let Some(n) = self.per_addr.get_mut(&c.ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_addr.remove(&c.ip);
+            }
+        }
+        Some(c)
+    }
 }
 
 struct Shared {
@@ -240,17 +263,29 @@ impl Shared {
         if st.stopping {
             return;
         }
-        if st.clients.len() >= self.cfg.max_clients {
-            drop(st);
+        let per_addr = self.cfg.max_per_address;
+        let full = if st.per_addr.get(&addr.ip()).is_some_and(|n| *n >= per_addr) {
+            Some((
+                format!("too many connections from your address ({per_addr}), close one and try again"),
+                format!("too many connections from this address ({per_addr})"),
+            ))
+        } else if st.clients.len() >= self.cfg.max_clients {
             let max = self.cfg.max_clients;
+            Some((
+                format!("server full ({max} clients), try again later"),
+                format!("server full ({max} clients)"),
+            ))
+        } else {
+            None
+        };
+        if let Some((notice, why)) = full {
+            drop(st);
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = (&stream)
-                .write_all(format!("sockchat: server full ({max} clients), try again later\n").as_bytes());
+            let _ = (&stream).write_all(format!("sockchat: {notice}\n").as_bytes());
             let _ = stream.shutdown(Shutdown::Both);
-            return self.refuse(addr, format!("server full ({max} clients)"));
+            return self.refuse(addr, why);
         }
         let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(self.cfg.idle_timeout);
         let _ = stream.set_write_timeout(Some(self.cfg.send_timeout));
         let (reader_stream, writer_stream) = match (stream.try_clone(), stream.try_clone()) {
             (Ok(r), Ok(w)) => (r, w),
@@ -275,8 +310,9 @@ impl Shared {
             sending: Mutex::new(()),
             stream,
             reason: reason.clone(),
+            ip: addr.ip(),
         };
-        st.clients.insert(id, client);
+        st.insert(id, client);
         drop(st);
         // Connected goes out before the reader exists, so it precedes every message of this peer; and
         // after the lock is let go, since it may wait for room when the user is behind.
@@ -309,7 +345,7 @@ impl Shared {
             Err(e) => {
                 // No reader to report the end, so report it here; dropping the queue ends the writer.
                 let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
-                if let Some(c) = self.write().clients.remove(&id) {
+                if let Some(c) = self.write().remove(id) {
                     let _ = c.stream.shutdown(Shutdown::Both);
                 }
                 let peer = snapshot(&slot);
@@ -337,15 +373,26 @@ impl Shared {
     ) {
         let mut dec = LineDecoder::new(self.cfg.max_line);
         let mut buf = vec![0u8; READ_BUF];
-        let mut bucket = match (self.cfg.mode, self.cfg.room_rate) {
-            (Mode::Room, Some(r)) => Some(RateLimit::new(r)),
+        let mut bucket = match self.cfg.mode {
+            Mode::Room => RateLimit::new(self.cfg.room_rate, self.cfg.room_byte_rate),
             _ => None,
         };
         // Room mode: this read's relay lines, queued to the others as one piece after the read is decoded.
         let mut relay = Vec::new();
         let mut lines_per_read = 0;
         let owner = self.sink.owner();
+        // The idle timeout runs from the last line said, not the last byte: a client trickling an
+        // unfinished line a byte at a time is as idle as a silent one.
+        let idle = self.cfg.idle_timeout;
+        let mut deadline = idle.map(|d| Instant::now() + d);
         let end = loop {
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break DisconnectReason::Policy(limits::idle_reason(idle.unwrap_or_default()));
+                }
+                let _ = stream.set_read_timeout(Some(left));
+            }
             match stream.read(&mut buf) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
@@ -357,29 +404,48 @@ impl Shared {
                     // profiles showed the clock, the snapshot's lock and the per-line channel send among
                     // the reader threads' top costs. Lines of one read arrived together anyway.
                     let mut at = ReadCtx::new(slot, &owner, n, lines_per_read);
+                    let (watch, mut said) = (deadline.is_some(), false);
                     dec.feed_raw(&buf[..n], &mut |line, cut| {
+                        said |= watch && limits::says_something(line);
                         self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay)
                     });
                     lines_per_read = at.batch.len();
                     self.flush_lines(&mut at);
                     self.flush_relay(&mut relay, id);
+                    // After the flush, which may have waited for the user to catch up: that wait is the
+                    // server's, not the client's, so it does not count as idle time.
+                    if said {
+                        deadline = idle.map(|d| Instant::now() + d);
+                    }
                     if n == buf.len() && n < READ_BUF_MAX {
                         buf.resize(n * 2, 0);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    let secs = self.cfg.idle_timeout.map_or(0, |d| d.as_secs());
-                    break DisconnectReason::Policy(format!("idle: nothing received for {secs} s"));
-                }
+                // The deadline, checked at the top of the loop.
+                Err(e)
+                    if deadline.is_some()
+                        && matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
         let mut at = ReadCtx::new(slot, &owner, 0, 0);
-        dec.finish_raw(&mut |line, cut| self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay));
+        let mut said = false;
+        dec.finish_raw(&mut |line, cut| {
+            said |= limits::says_something(line);
+            self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay)
+        });
         self.flush_lines(&mut at);
         self.flush_relay(&mut relay, id);
-        if let Some(c) = self.write().clients.remove(&id) {
+        let end = if end == DisconnectReason::Closed && self.cfg.mode.server_can_send() {
+            if said {
+                deadline = idle.map(|d| Instant::now() + d);
+            }
+            limits::half_closed(&stream, deadline, idle, reason)
+        } else {
+            end
+        };
+        if let Some(c) = self.write().remove(id) {
             let _ = c.stream.shutdown(Shutdown::Both);
         }
         let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
@@ -428,13 +494,13 @@ impl Shared {
             return self.on_name(slot, at, &typed);
         }
         if self.cfg.mode == Mode::Room {
-            match bucket.as_mut().map(RateLimit::take) {
+            match bucket.as_mut().map(|b| b.take(text.len() + 1)) {
                 None | Some(Verdict::Pass) => {
                     let prefix = at.relay_prefix.get_or_insert_with(|| protocol::relay_prefix(&at.from));
                     protocol::push_relay_text(relay, prefix.as_bytes(), text);
                 }
-                Some(Verdict::Drop { warn: false }) => {}
-                Some(Verdict::Drop { warn: true }) => self.warn_rate(at),
+                Some(Verdict::Drop { warn: None }) => {}
+                Some(Verdict::Drop { warn: Some(over) }) => self.warn_rate(at, over),
             }
         }
         if at.batch.text_len() >= BATCH_TEXT {
@@ -495,18 +561,20 @@ impl Shared {
 
     /// Tells the server's user and the sender that the sender's lines are over the room's rate. The line
     /// that crossed it is still shown, after the warning, as before batching.
-    fn warn_rate(&self, at: &mut ReadCtx) {
+    fn warn_rate(&self, at: &mut ReadCtx, over: Over) {
         let line = at.batch.pop();
         self.flush_lines(at);
         let from = at.from.clone();
-        let rate = self.cfg.room_rate.unwrap_or(0);
-        let text = format!("over the room's rate limit ({rate} lines/s): lines shown here but not relayed");
+        let rate = match over {
+            Over::Lines(n) => format!("{n} lines/s"),
+            Over::Bytes(n) => format!("{n} bytes/s"),
+        };
+        let text = format!("over the room's rate limit ({rate}): lines shown here but not relayed");
         let warning = Event::Error { time: at.time, peer: Some(from.clone()), text, fatal: false };
         self.sink.emit_as(&at.owner, warning);
-        let note: Bytes = encode_line(&format!(
-            "sockchat: slow down: over {rate} lines/s, your lines are not being relayed"
-        ))
-        .into();
+        let note: Bytes =
+            encode_line(&format!("sockchat: slow down: over {rate}, your lines are not being relayed"))
+                .into();
         if let Some(c) = self.read().clients.get(&from.id) {
             c.queue(&note, self.cfg.send_queue_bytes);
         }
@@ -672,43 +740,5 @@ impl ReadCtx {
         let from = snapshot(slot);
         let batch = LineBatch::new(0, time, from.clone(), false).with_capacity(bytes, lines);
         ReadCtx { time, from, batch, relay_prefix: None, owner: owner.clone() }
-    }
-}
-
-enum Verdict {
-    Pass,
-    /// Over the limit; `warn` at most once a second so the warning is not a flood of its own.
-    Drop {
-        warn: bool,
-    },
-}
-
-/// Token bucket: `rate` lines a second, bursts up to `rate`.
-struct RateLimit {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-    last_warn: Option<Instant>,
-}
-
-impl RateLimit {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        RateLimit { rate, tokens: rate, last: Instant::now(), last_warn: None }
-    }
-
-    fn take(&mut self) -> Verdict {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            return Verdict::Pass;
-        }
-        let warn = self.last_warn.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
-        if warn {
-            self.last_warn = Some(now);
-        }
-        Verdict::Drop { warn }
     }
 }

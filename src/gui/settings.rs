@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessList, parse_list};
 use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port};
-use crate::cli::{CLIENTS, IDLE_SECS};
+use crate::cli::{CLIENTS, IDLE_SECS, PER_ADDRESS};
 use crate::engine::{Mode, ServerConfig};
 
 /// Key under which eframe's storage keeps [`Settings`].
@@ -34,10 +34,14 @@ pub struct Settings {
     pub name: String,
     /// Server limits, as typed (see [`check_limits`]).
     pub max_clients: String,
+    /// Most connections from one address, in [`PER_ADDRESS`].
+    pub max_per_address: String,
     /// Seconds, in [`IDLE_SECS`]; empty means never.
     pub idle_timeout: String,
     /// Room mode lines per second per client; empty or 0 means no limit.
     pub room_rate: String,
+    /// Room mode bytes per second per client; empty or 0 means no limit.
+    pub room_byte_rate: String,
     pub allow: String,
     pub deny: String,
     /// Append every event to `log_path` (the window's `--log`).
@@ -56,8 +60,10 @@ impl Default for Settings {
             client_port: DEFAULT_PORT.to_string(),
             name: String::new(),
             max_clients: ServerConfig::default().max_clients.to_string(),
+            max_per_address: ServerConfig::default().max_per_address.to_string(),
             idle_timeout: String::new(),
             room_rate: ServerConfig::default().room_rate.map_or(String::new(), |r| r.to_string()),
+            room_byte_rate: ServerConfig::default().room_byte_rate.map_or(String::new(), |r| r.to_string()),
             allow: String::new(),
             deny: String::new(),
             log_on: false,
@@ -75,16 +81,20 @@ fn default_log_path() -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub max_clients: usize,
+    pub max_per_address: usize,
     pub idle_timeout: Option<Duration>,
     pub room_rate: Option<u32>,
+    pub room_byte_rate: Option<u32>,
     pub access: AccessList,
 }
 
 impl Limits {
     pub fn apply(self, cfg: &mut ServerConfig) {
         cfg.max_clients = self.max_clients;
+        cfg.max_per_address = self.max_per_address;
         cfg.idle_timeout = self.idle_timeout;
         cfg.room_rate = self.room_rate;
+        cfg.room_byte_rate = self.room_byte_rate;
         cfg.access = self.access;
     }
 }
@@ -94,6 +104,9 @@ pub fn check_limits(s: &Settings) -> Result<Limits, String> {
     let max_clients = CLIENTS
         .parse::<usize>(&s.max_clients)
         .map_err(|_| format!("most clients: a whole number {}", CLIENTS.describe()))?;
+    let max_per_address = PER_ADDRESS
+        .parse::<usize>(&s.max_per_address)
+        .map_err(|_| format!("most per address: a whole number {}", PER_ADDRESS.describe()))?;
     let idle_timeout = match s.idle_timeout.trim() {
         "" => None,
         t => match IDLE_SECS.parse::<u64>(t) {
@@ -113,17 +126,33 @@ pub fn check_limits(s: &Settings) -> Result<Limits, String> {
             Err(_) => return Err("room rate: lines per second, or empty for no limit".into()),
         },
     };
+    let room_byte_rate = match s.room_byte_rate.trim() {
+        "" | "0" => None,
+        r => match r.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => return Err("room bytes: bytes per second, or empty for no limit".into()),
+        },
+    };
     let allow = parse_list(&s.allow).map_err(|e| format!("allow: {e}"))?;
     let deny = parse_list(&s.deny).map_err(|e| format!("deny: {e}"))?;
-    Ok(Limits { max_clients, idle_timeout, room_rate, access: AccessList { allow, deny } })
+    Ok(Limits {
+        max_clients,
+        max_per_address,
+        idle_timeout,
+        room_rate,
+        room_byte_rate,
+        access: AccessList { allow, deny },
+    })
 }
 
 /// Copies a started server's limits back into the form (a command-line start, or Back).
 pub fn remember_limits(s: &mut Settings, cfg: &ServerConfig) {
     let list = |v: &[ipnet::IpNet]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     s.max_clients = cfg.max_clients.to_string();
+    s.max_per_address = cfg.max_per_address.to_string();
     s.idle_timeout = cfg.idle_timeout.map_or(String::new(), |d| d.as_secs().to_string());
     s.room_rate = cfg.room_rate.map_or(String::new(), |r| r.to_string());
+    s.room_byte_rate = cfg.room_byte_rate.map_or(String::new(), |r| r.to_string());
     s.allow = list(&cfg.access.allow);
     s.deny = list(&cfg.access.deny);
 }
@@ -216,9 +245,18 @@ mod tests {
         let mut s = Settings::default();
         let l = check_limits(&s).unwrap();
         assert_eq!((l.max_clients, l.idle_timeout, l.room_rate), (256, None, Some(50)));
+        assert_eq!((l.max_per_address, l.room_byte_rate), (16, Some(65536)));
         s.max_clients = "0".into();
         assert!(check_limits(&s).unwrap_err().starts_with("most clients"));
         s.max_clients = "3".into();
+        for bad in ["0", "", "65536", "x"] {
+            s.max_per_address = bad.into();
+            assert!(check_limits(&s).unwrap_err().starts_with("most per address"), "{bad}");
+        }
+        s.max_per_address = "40".into();
+        s.room_byte_rate = "lots".into();
+        assert!(check_limits(&s).unwrap_err().starts_with("room bytes"));
+        s.room_byte_rate = "0".into();
         s.idle_timeout = "90".into();
         s.room_rate = "".into();
         s.allow = "10.0.0.0/8, ::1".into();
@@ -236,6 +274,7 @@ mod tests {
         let mut back = Settings::default();
         remember_limits(&mut back, &cfg);
         assert_eq!((back.max_clients.as_str(), back.deny.as_str()), ("3", "10.1.0.0/16"));
+        assert_eq!((back.max_per_address.as_str(), back.room_byte_rate.as_str()), ("40", ""));
     }
 
     #[test]

@@ -128,8 +128,10 @@ impl SockchatApp {
                 egui::CollapsingHeader::new("Limits and access").id_salt("limits").show(ui, |ui| {
                     egui::Grid::new("limits-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                         field(ui, "Most clients", &mut s.max_clients, "256", 90.0);
+                        field(ui, "Most per address", &mut s.max_per_address, "16", 90.0);
                         field(ui, "Idle timeout (s)", &mut s.idle_timeout, "never", 90.0);
                         field(ui, "Room rate (lines/s)", &mut s.room_rate, "no limit", 90.0);
+                        field(ui, "Room rate (bytes/s)", &mut s.room_byte_rate, "no limit", 90.0);
                         field(ui, "Allow only", &mut s.allow, "everyone, or e.g. 192.168.1.0/24, ::1", 260.0);
                         field(ui, "Deny", &mut s.deny, "nobody", 260.0);
                     });

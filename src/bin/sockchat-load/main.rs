@@ -292,8 +292,13 @@ impl Server {
             "--headless".into(),
             "--room-rate".into(),
             "0".into(),
+            "--room-byte-rate".into(),
+            "0".into(),
             "--max-clients".into(),
             max_clients.to_string(),
+            // Every load client comes from 127.0.0.1.
+            "--max-per-address".into(),
+            max_clients.min(65535).to_string(),
         ];
         Self::start(bin, &args, port, patterns)
     }
