@@ -87,10 +87,15 @@ impl Printer {
                 self.peers.insert(peer.id, peer.clone());
             }
             Event::PeerUpdated { peer, .. } => {
-                let renamed = self.peers.get(&peer.id).is_some_and(|old| old.name != peer.name);
+                let change = model::peer_change(self.peers.get(&peer.id).map(|p| &**p), peer);
                 self.peers.insert(peer.id, peer.clone());
-                if !renamed {
-                    return Ok(());
+                match (change, self.format) {
+                    (None, _) => return Ok(()),
+                    (Some(line), Format::Text) => {
+                        out.write_all(line.as_bytes())?;
+                        return out.write_all(b"\n");
+                    }
+                    (Some(_), Format::Json) => {}
                 }
             }
             Event::Disconnected { peer, .. } => {

@@ -25,11 +25,14 @@ pub struct Peer {
     pub host: Option<String>,
     /// Name the peer gave with `/name` (see PROTOCOL.md).
     pub name: Option<String>,
+    /// It shut down its sending side (`shutdown(SHUT_WR)`, `nc < /dev/null`): TCP's half-close. A duplex
+    /// or room server keeps it, sending to it, until it closes; showing it lets a class see that state.
+    pub done_sending: bool,
 }
 
 impl Peer {
     pub fn new(id: PeerId, addr: SocketAddr) -> Self {
-        Peer { id, addr: canonical(addr), host: None, name: None }
+        Peer { id, addr: canonical(addr), host: None, name: None, done_sending: false }
     }
 
     /// Host name when known, otherwise the IP: what a person would call the machine.
@@ -50,7 +53,13 @@ impl Peer {
     }
 
     pub fn to_json(&self) -> Value {
-        json!({ "id": self.id, "addr": self.addr.to_string(), "host": self.host, "name": self.name })
+        json!({
+            "id": self.id,
+            "addr": self.addr.to_string(),
+            "host": self.host,
+            "name": self.name,
+            "done_sending": self.done_sending,
+        })
     }
 }
 
@@ -362,6 +371,21 @@ fn target_label(to: &Option<Target>, peer_name: &dyn Fn(PeerId) -> Option<String
         Some(Target::All) => "all".into(),
         Some(Target::One(id)) => peer_name(*id).unwrap_or_else(|| format!("client #{id}")),
     }
+}
+
+/// What a peer's new snapshot is worth a line for, if anything: a new name, or the end of its sending
+/// (a host name arriving is not: lists and later lines show it).
+pub fn peer_change(old: Option<&Peer>, new: &Peer) -> Option<String> {
+    let old = old?;
+    if old.name != new.name {
+        return Some(format!("* peer is now known as {}", new.label()));
+    }
+    (new.done_sending && !old.done_sending).then(|| {
+        format!(
+            "* {} finished sending (shut down its side of the connection); it stays connected and receives until it closes",
+            new.label()
+        )
+    })
 }
 
 /// One line of text for an event, without the time: the chat view's and the terminal's wording.

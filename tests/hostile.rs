@@ -113,6 +113,11 @@ fn half_closed_client_keeps_receiving_in_duplex_until_it_closes() {
     // The unfinished last line arrives at EOF, so by then the server has seen the half-close.
     let got: Vec<String> = texts(&engine, 2).into_iter().map(|t| t.0).collect();
     assert_eq!(got, ["one", "last words"]);
+    // The server's user is told it finished sending, not that it left.
+    wait_for(
+        engine.events(),
+        |e| matches!(e, Event::PeerUpdated { peer, .. } if peer.addr == me && peer.done_sending),
+    );
     engine.send(Command::Send { to: Target::All, text: "still there?".into() });
     assert_eq!(c.line(), "still there?");
     engine.send(Command::Send { to: Target::One(1), text: "just you".into() });

@@ -441,6 +441,8 @@ impl Shared {
             if said {
                 deadline = idle.map(|d| Instant::now() + d);
             }
+            let peer = update_peer(slot, |p| p.done_sending = true);
+            self.sink.emit_as(&owner, Event::PeerUpdated { time: model::now(), peer });
             limits::half_closed(&stream, deadline, idle, reason)
         } else {
             end

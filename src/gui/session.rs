@@ -332,7 +332,7 @@ impl Session {
                 }
             }
             Event::PeerUpdated { peer, .. } => {
-                let renamed = self.known.get(&peer.id).is_some_and(|old| old.name != peer.name);
+                let change = crate::model::peer_change(self.known.get(&peer.id).map(|p| &**p), peer);
                 self.known.insert(peer.id, peer.clone());
                 if let Some(c) = self.clients.get_mut(&peer.id) {
                     c.peer = peer.clone();
@@ -340,12 +340,9 @@ impl Session {
                 if self.server.as_ref().is_some_and(|s| s.id == peer.id) {
                     self.server = Some(peer.clone());
                 }
-                if !renamed {
-                    return;
+                if let Some(line) = change {
+                    self.chat.push_line(&line);
                 }
-                // A rename is worth a line; a host name arriving is not (the list shows it).
-                let known = &self.known;
-                self.chat.push_line(&crate::model::describe(&ev, &|id| known.get(&id).map(|p| p.label())));
                 return;
             }
             Event::Disconnected { peer, reason, .. } => {

@@ -133,6 +133,13 @@ impl SockchatApp {
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
                             ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            if c.peer.done_sending {
+                                ui.label(RichText::new("finished sending: still receiving").italics().weak())
+                                    .on_hover_text(
+                                        "It shut down its side of the connection (TCP half-close). It stays \
+                                         here until it closes, which the server learns when it next sends to it.",
+                                    );
+                            }
                             ui.horizontal(|ui| {
                                 if s.mode().is_some_and(Mode::server_can_send) {
                                     let label =

@@ -1098,7 +1098,10 @@ fn window(a: &WindowArgs) -> Res<()> {
         }
         #[cfg(feature = "gui")]
         Store::Gui => {
-            let mut log = sockchat::gui::chat::ChatLog::new();
+            // The window keeps 200,000 lines (`HistoryLimit`); lifted here, so the figures are for a history
+            // five times longer than it keeps, as before the bound.
+            let unbounded = sockchat::gui::chat::HistoryLimit { entries: usize::MAX, text_bytes: usize::MAX };
+            let mut log = sockchat::gui::chat::ChatLog::with_limit(unbounded);
             let none = |_| None;
             for i in 0..a.messages {
                 log.push(make(i)?, &none);
