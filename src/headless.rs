@@ -230,9 +230,9 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
     if not_shown > 0 {
         eprintln!("sockchat: stopped; {not_shown} received lines were not shown");
     }
-    // After Ctrl-C the log gets a second to catch up, so a slow log file cannot hold the stop.
+    // After Ctrl-C the log gets half a second to catch up, so a slow log file cannot hold the stop.
     let closed = match log {
-        Some(l) if stopping.is_stopping() => l.close_within(std::time::Duration::from_secs(1)),
+        Some(l) if stopping.is_stopping() => l.close_within(std::time::Duration::from_millis(500)),
         Some(l) => l.close(),
         None => Ok(()),
     };
