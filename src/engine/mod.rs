@@ -13,6 +13,7 @@ mod client;
 mod fdlimit;
 mod limits;
 mod names;
+mod outgoing;
 mod resolver;
 mod server;
 

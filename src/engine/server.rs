@@ -6,34 +6,24 @@
 //! within the send timeout) instead of stalling the accept loop, the relay, or the window.
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
 use super::fdlimit::{self, Throttle};
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
+use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
 use crate::codec::{self, LineDecoder, encode_line, one_line};
 use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, Target, canonical};
 use crate::protocol;
-
-type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
-type Bytes = Arc<[u8]>;
-
-/// Sets the reason a connection ends, unless one is already set: the first cause wins.
-fn set_reason(slot: &ReasonSlot, r: DisconnectReason) {
-    let mut g = slot.lock().unwrap_or_else(PoisonError::into_inner);
-    if g.is_none() {
-        *g = Some(r);
-    }
-}
 
 /// Socket errors in the words a user expects.
 pub(crate) fn describe_io(e: &io::Error) -> String {
@@ -43,77 +33,6 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
         io::ErrorKind::BrokenPipe => "broken pipe (peer went away)".into(),
         _ => e.to_string(),
     }
-}
-
-struct Client {
-    out: Sender<Bytes>,
-    /// Bytes queued for the writer or being written by it; zero means the writer is idle. Counted here
-    /// rather than bounding the channel, because a bounded channel allocates every slot up front, and
-    /// counts lines, not memory.
-    queued: Arc<AtomicUsize>,
-    /// Held while choosing between sending at once and queueing, so a client's lines keep their order.
-    sending: Mutex<()>,
-    stream: TcpStream,
-    reason: ReasonSlot,
-    /// Canonical, for the count per address.
-    ip: IpAddr,
-}
-
-impl Client {
-    fn close(&self, r: DisconnectReason) {
-        set_reason(&self.reason, r);
-        let _ = self.stream.shutdown(Shutdown::Both);
-    }
-
-    /// Sends without blocking: straight into the socket when the writer is idle and the socket has room
-    /// (no thread wake-up: a room's relay profile showed them), otherwise through the writer's queue.
-    /// A full queue means the peer is not reading, so it is closed. The bound is in bytes, so memory held
-    /// for a stuck peer is bounded whatever its lines' length.
-    fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
-        let _order = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut sent = 0;
-        if self.queued.load(Ordering::Acquire) == 0 {
-            match send_now(&self.stream, bytes) {
-                Ok(n) if n == bytes.len() => return true,
-                Ok(n) => sent = n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                Err(e) => {
-                    self.close(DisconnectReason::Error(describe_io(&e)));
-                    return false;
-                }
-            }
-        }
-        let piece: Bytes = if sent == 0 { bytes.clone() } else { bytes[sent..].into() };
-        let n = piece.len();
-        if self.queued.fetch_add(n, Ordering::AcqRel) + n > cap {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            let kib = cap / 1024;
-            self.close(DisconnectReason::Policy(format!("not reading: {kib} KiB waiting to be sent")));
-            return false;
-        }
-        if self.out.send(piece).is_err() {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-}
-
-/// One non-blocking `send` on a socket that is otherwise blocking (the writer thread's writes block,
-/// with the send timeout).
-#[cfg(unix)]
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    #[cfg(target_os = "linux")]
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    #[cfg(not(target_os = "linux"))]
-    let flags = libc::MSG_DONTWAIT;
-    socket2::SockRef::from(stream).send_with_flags(bytes, flags)
-}
-
-/// Elsewhere everything goes through the writer thread.
-#[cfg(not(unix))]
-fn send_now(_: &TcpStream, _: &[u8]) -> io::Result<usize> {
-    Err(io::ErrorKind::WouldBlock.into())
 }
 
 #[derive(Default)]
@@ -652,64 +571,6 @@ impl Shared {
         }
         self.resolver.lock().unwrap_or_else(PoisonError::into_inner).stop();
     }
-}
-
-/// Sends queued lines, several per `writev` when they pile up, so a busy room costs fewer syscalls; the
-/// queued pieces go to the kernel as they are, without being copied into one buffer first.
-fn write_loop(
-    rx: &Receiver<Bytes>,
-    queued: &AtomicUsize,
-    mut stream: TcpStream,
-    reason: &ReasonSlot,
-    timeout: Duration,
-) {
-    const BATCH: usize = 64 * 1024;
-    // Far below any system's IOV_MAX (1024 on Linux and macOS).
-    const PIECES: usize = 64;
-    let mut pieces: Vec<Bytes> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        pieces.clear();
-        let mut total = first.len();
-        pieces.push(first);
-        while total < BATCH && pieces.len() < PIECES {
-            match rx.try_recv() {
-                Ok(more) => {
-                    total += more.len();
-                    pieces.push(more);
-                }
-                Err(_) => break,
-            }
-        }
-        let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-        let written = write_all_vectored(&mut stream, &mut slices);
-        // Only now: until these bytes are in the socket, nobody may send past them (see `Client::queue`).
-        queued.fetch_sub(total, Ordering::AcqRel);
-        if let Err(e) = written {
-            let why = match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DisconnectReason::Policy(format!(
-                    "not reading: nothing accepted for {} s",
-                    timeout.as_secs_f32()
-                )),
-                _ => DisconnectReason::Error(describe_io(&e)),
-            };
-            set_reason(reason, why);
-            let _ = stream.shutdown(Shutdown::Both);
-            break;
-        }
-    }
-}
-
-/// `write_all` for several buffers (std's own is not stable yet).
-fn write_all_vectored(w: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !bufs.is_empty() {
-        match w.write_vectored(bufs) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Longest a new address's first lines wait for its reverse lookup before showing the bare IP.
