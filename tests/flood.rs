@@ -249,6 +249,22 @@ fn flood_a_slow_output(extra: &[&str], log_fifo: Option<&std::path::Path>) {
     let mut a_in = a.stream.try_clone().expect("clone");
     std::thread::spawn(move || std::io::copy(&mut a_in, &mut std::io::sink()));
     let mut b = Raw::connect(addr);
+    // Connected is not yet admitted: until the server has taken `b` in, `a`'s lines are not relayed to it.
+    // So `a` says a line until `b` gets it, before the flood starts.
+    b.stream.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    let synced = Instant::now();
+    'sync: loop {
+        assert!(synced.elapsed() < WAIT, "{args:?}: b never got a line from a");
+        a.send(b"sync\n");
+        let mut l = String::new();
+        while matches!(b.try_line(&mut l), Ok(true)) {
+            if l.ends_with("] sync") {
+                break 'sync;
+            }
+            l.clear();
+        }
+    }
+    b.stream.set_read_timeout(Some(WAIT)).expect("timeout");
     let flood = Flooder::start(addr);
     let started = Instant::now();
     let mut max_rss = 0;
@@ -258,8 +274,15 @@ fn flood_a_slow_output(extra: &[&str], log_fifo: Option<&std::path::Path>) {
         let t = Instant::now();
         a.send(format!("ping {i}\n").as_bytes());
         // The flooder's relayed lines reach `b` too; skip them.
+        let mut seen = 0;
         loop {
-            let l = b.line();
+            let mut l = String::new();
+            match b.try_line(&mut l) {
+                Ok(true) => seen += 1,
+                other => panic!(
+                    "{args:?}: ping {i} never came back ({seen} lines seen meanwhile, last {l:?}): {other:?}"
+                ),
+            }
             if l.ends_with(&format!("] ping {i}")) {
                 break;
             }

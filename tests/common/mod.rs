@@ -106,6 +106,15 @@ impl Raw {
         s.trim_end_matches('\n').to_string()
     }
 
+    /// The next line into `out` (without its `\n`): `Ok(false)` at the end of the stream.
+    pub fn try_line(&mut self, out: &mut String) -> std::io::Result<bool> {
+        let n = self.reader.read_line(out)?;
+        if out.ends_with('\n') {
+            out.pop();
+        }
+        Ok(n > 0)
+    }
+
     /// True if the server closed the connection (EOF or reset) within the wait.
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 256];
