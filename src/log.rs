@@ -5,7 +5,7 @@
 //! What waits for the writer is bounded in bytes ([`QUEUE_BYTES`]): a log that falls behind makes
 //! [`EventLog::record`] wait, which holds up the engine's user and, through the engine's own bound, the
 //! readers, so a flood is slowed down to what the disk takes rather than piling up in memory or being
-//! dropped. The window never waits: it asks [`EventLog::has_room`] before it takes an event.
+//! dropped. The window never waits: it uses [`EventLog::try_record`] and keeps what does not fit yet.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -26,8 +26,9 @@ pub const QUEUE_BYTES: usize = 1024 * 1024;
 /// the queue drains in a known time even into a slow file.
 const LINE_COST: usize = 200;
 
-/// Room kept for one more entry when [`EventLog::has_room`] says yes: more than the longest line.
-const ENTRY_ROOM: usize = 512 * 1024;
+fn event_cost(ev: &Event) -> usize {
+    LINE_COST + if let Event::Message(m) = ev { m.text.len() } else { 0 }
+}
 
 enum Entry {
     Event(Event),
@@ -93,8 +94,20 @@ impl EventLog {
 
     /// Queues an event, waiting while the writer is [`QUEUE_BYTES`] behind.
     pub fn record(&self, ev: &Event) {
-        let cost = LINE_COST + if let Event::Message(m) = ev { m.text.len() } else { 0 };
-        self.queue_entry(Entry::Event(ev.clone()), cost);
+        self.queue_entry(Entry::Event(ev.clone()), event_cost(ev));
+    }
+
+    /// Queues an event if the writer has room for it now; false (and nothing queued) otherwise. For the
+    /// window, whose thread must never wait on the disk.
+    pub fn try_record(&self, ev: &Event) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        match self.queue.try_take(event_cost(ev)) {
+            Some(held) => {
+                let _ = tx.send((Entry::Event(ev.clone()), held));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Queues a batch of received lines whole (the terminal mode's fast path), waiting like `record`.
@@ -106,11 +119,6 @@ impl EventLog {
         if let (Some(tx), Some(held)) = (&self.tx, self.queue.take(None, cost)) {
             let _ = tx.send((e, held));
         }
-    }
-
-    /// Whether one more event (of any length) can be recorded now without waiting.
-    pub fn has_room(&self) -> bool {
-        self.queue.used() + ENTRY_ROOM <= QUEUE_BYTES
     }
 
     /// Writes what is queued and reports the first write error, if any.

@@ -287,11 +287,11 @@ fn over_the_client_limit_gets_a_server_full_line() {
         wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
     }
     let mut third = Raw::connect(addr);
-    assert_eq!(third.line(), "sockchat: server full (2 clients), try again later");
-    assert!(third.closed());
-    let ev = wait_for(engine.events(), |e| matches!(e, Event::Refused { .. }));
-    assert!(
-        matches!(ev, Event::Refused { addr, ref reason, .. } if addr == third.local() && reason.contains("full"))
+    turned_away(
+        &engine,
+        &mut third,
+        "sockchat: server full (2 clients), try again later",
+        "server full (2 clients)",
     );
     // A place frees up when one leaves.
     drop(a);
@@ -303,6 +303,17 @@ fn over_the_client_limit_gets_a_server_full_line() {
     engine.stop();
 }
 
+/// `peer` was told `line`, closed, and shown to the server's user as refused for `reason`.
+fn turned_away(engine: &sockchat::engine::Engine, peer: &mut Raw, line: &str, reason: &str) {
+    assert_eq!(peer.line(), line);
+    assert!(peer.closed());
+    let ev = wait_for(engine.events(), |e| matches!(e, Event::Refused { .. }));
+    assert!(
+        matches!(ev, Event::Refused { addr, reason: ref r, .. } if addr == peer.local() && r == reason),
+        "{ev:?}"
+    );
+}
+
 #[test]
 fn one_address_cannot_take_every_place() {
     let (engine, addr) = server_with(ServerConfig { max_per_address: 3, ..cfg(Mode::OneWay) });
@@ -311,16 +322,11 @@ fn one_address_cannot_take_every_place() {
         wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
     }
     let mut fourth = Raw::connect(addr);
-    assert_eq!(
-        fourth.line(),
-        "sockchat: too many connections from your address (3), close one and try again"
-    );
-    assert!(fourth.closed());
-    let ev = wait_for(engine.events(), |e| matches!(e, Event::Refused { .. }));
-    assert!(
-        matches!(ev, Event::Refused { addr, ref reason, .. }
-            if addr == fourth.local() && reason == "too many connections from this address (3)"),
-        "{ev:?}"
+    turned_away(
+        &engine,
+        &mut fourth,
+        "sockchat: too many connections from your address (3), close one and try again",
+        "too many connections from this address (3)",
     );
     // Another machine still gets in: 127.0.0.2 is loopback too on Linux (macOS has only 127.0.0.1).
     let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();

@@ -129,6 +129,16 @@ impl Budget {
         Held { budget: self.clone(), owner: None, cost: 0 }
     }
 
+    /// Takes `cost` bytes if there is room now (no owner share); never waits.
+    pub(crate) fn try_take(self: &Arc<Self>, cost: usize) -> Option<Held> {
+        let before = self.used.fetch_add(cost, Ordering::SeqCst);
+        if !self.is_closed() && (before == 0 || before + cost <= self.cap) {
+            return Some(Held { budget: self.clone(), owner: None, cost });
+        }
+        self.give_back(None, cost);
+        None
+    }
+
     /// Takes `cost` bytes, waiting for room; `None` once the budget is closed.
     pub(crate) fn take(self: &Arc<Self>, owner: Option<&Arc<Owner>>, cost: usize) -> Option<Held> {
         if let Some(o) = owner {
@@ -247,5 +257,16 @@ mod tests {
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false), "woken, and given nothing");
         t.join().unwrap();
         assert!(b.take(None, 1).is_none());
+    }
+
+    #[test]
+    fn try_take_never_waits() {
+        let b = Budget::new(100, 100);
+        let first = b.try_take(500).expect("alone, so it moves");
+        assert!(b.try_take(1).is_none(), "full: refused at once rather than waiting");
+        drop(first);
+        assert!(b.try_take(60).is_some());
+        b.close();
+        assert!(b.try_take(1).is_none());
     }
 }

@@ -157,8 +157,11 @@ impl Session {
 
     fn record(&mut self, ev: &Event) {
         match &mut self.log {
-            LogState::On(l, backlog) if backlog.is_empty() && l.has_room() => l.record(ev),
-            LogState::On(_, backlog) => backlog.push_back(ev.clone()),
+            LogState::On(l, backlog) => {
+                if !backlog.is_empty() || !l.try_record(ev) {
+                    backlog.push_back(ev.clone());
+                }
+            }
             LogState::Opening(_, pending) => pending.push(ev.clone()),
             LogState::Off | LogState::Failed => {}
         }
@@ -167,7 +170,7 @@ impl Session {
     /// Whether the log (if any) takes one more event without waiting.
     fn log_has_room(&self) -> bool {
         match &self.log {
-            LogState::On(l, backlog) => backlog.is_empty() && l.has_room(),
+            LogState::On(_, backlog) => backlog.is_empty(),
             // Opening takes a moment; a flood meanwhile waits in the engine rather than here.
             LogState::Opening(_, pending) => pending.len() < 10_000,
             LogState::Off | LogState::Failed => true,
@@ -176,10 +179,11 @@ impl Session {
 
     fn poll_log(&mut self) {
         if let LogState::On(l, backlog) = &mut self.log {
-            while l.has_room()
-                && let Some(ev) = backlog.pop_front()
-            {
-                l.record(&ev);
+            while let Some(ev) = backlog.front() {
+                if !l.try_record(ev) {
+                    break;
+                }
+                backlog.pop_front();
             }
             return;
         }
