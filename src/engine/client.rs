@@ -108,6 +108,10 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                     let _ = stream.shutdown(Shutdown::Write);
                 }
                 Ok(Command::Disconnect(_)) => {}
+                Ok(Command::ProbeTcp) => {
+                    let conns = vec![super::tcpinfo::probe(&stream, crate::calls::Lane::Conn(0))];
+                    sink.emit(Event::Tcp { time: model::now(), conns });
+                }
                 Ok(Command::Stop) | Err(_) => {
                     // A reader waiting for the user to catch up gives up rather than holding the stop.
                     sink.close();

@@ -128,7 +128,7 @@ mod tests {
             let _ = released.recv(); // a name server that answers only when the test says so
             Some("late.example".into())
         });
-        let sink = EventSink::new(ev_tx, None, super::super::Budget::new(1 << 20, 1 << 20));
+        let sink = EventSink::new(ev_tx, None, super::super::Budget::new(1 << 20, 1 << 20), None);
         let mut r = Resolver::with_lookup(sink, slow);
         let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(Peer::new(1, "192.0.2.1:4000".parse().unwrap()))));
         r.lookup(slot.clone(), None);

@@ -19,8 +19,10 @@ use super::fdlimit::{self, Throttle};
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
+use super::tcpinfo;
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
+use crate::calls::Lane;
 use crate::codec::{self, LineDecoder, encode_line, one_line};
 use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, Target, canonical};
 use crate::protocol;
@@ -121,6 +123,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
                 Command::Send { to, text } => shared.send(to, &text),
                 Command::Disconnect(id) => shared.disconnect(id),
                 Command::Finish => {}
+                Command::ProbeTcp => shared.probe_tcp(),
                 Command::Stop => break,
             }
         }
@@ -539,6 +542,13 @@ impl Shared {
             return self.sink.error(None, format!("{who}: message not sent"), false);
         }
         self.sink.message(Origin::Local { to: Some(to) }, text, false);
+    }
+
+    fn probe_tcp(&self) {
+        let mut conns: Vec<_> =
+            self.read().clients.iter().map(|(id, c)| tcpinfo::probe(&c.stream, Lane::Conn(*id))).collect();
+        conns.sort_by_key(|c| c.lane);
+        self.sink.emit(Event::Tcp { time: model::now(), conns });
     }
 
     fn disconnect(&self, id: PeerId) {
