@@ -7,7 +7,7 @@
 //! height follows from its characters, and one that fits the width (the usual case) is one display line
 //! without looking at its text: that keeps a resize cheap at a million entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -153,6 +153,13 @@ pub struct ChatLog {
     trimmed: usize,
     /// Where every event is also written, if anywhere: the marker for trimmed lines names it.
     log_path: Option<String>,
+    /// Entries (by [`ChatLog::number`]) drawn highlighted: the messages the "Socket calls" panel's
+    /// selected `recv` carried.
+    pub highlight: HashSet<usize>,
+    /// The entry (by number) the user clicked in the last frame, for the panel to select.
+    pub clicked: Option<usize>,
+    /// A display line to scroll into view on the next frame ([`ChatLog::scroll_to`]).
+    reveal_line: Option<usize>,
 }
 
 /// A colour per peer, from its address, so the same connection keeps its colour all session long.
@@ -208,6 +215,9 @@ impl ChatLog {
             text_bytes: 0,
             trimmed: 0,
             log_path: None,
+            highlight: HashSet::new(),
+            clicked: None,
+            reveal_line: None,
         }
     }
 
@@ -245,6 +255,24 @@ impl ChatLog {
 
     pub fn len(&self) -> usize {
         self.events.len() + self.notes.len()
+    }
+
+    /// The number the next entry gets: entries are numbered from the first ever pushed, so a number
+    /// stays the same entry's while older ones leave the history.
+    pub fn next_number(&self) -> usize {
+        self.trimmed + self.len()
+    }
+
+    /// Entry `number`'s line as copied, if it is still in the history.
+    pub fn text_of(&self, number: usize) -> Option<String> {
+        self.line_text(number.checked_sub(self.trimmed)?)
+    }
+
+    /// Scrolls so entry `number` shows (the view stops following until the user goes back down).
+    pub fn scroll_to(&mut self, number: usize) {
+        if let Some(i) = number.checked_sub(self.trimmed).filter(|i| *i < self.chars.len()) {
+            self.reveal_line = Some(self.line_start[i]);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -514,6 +542,9 @@ impl ChatLog {
         let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true);
         if let Some(y) = self.jump_to.take() {
             area = area.vertical_scroll_offset(y);
+        } else if let Some(line) = self.reveal_line.take() {
+            let pitch = row_h + ui.spacing().item_spacing.y;
+            area = area.vertical_scroll_offset((line as f32 - 3.0).max(0.0) * pitch);
         }
         let out = area.show_rows(ui, row_h, total, |ui, lines| {
             let mut body = Body::default();
@@ -529,6 +560,7 @@ impl ChatLog {
                 let Some((_, kind, time)) = &built else { continue };
                 let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
                 let bg = match kind {
+                    _ if self.highlight.contains(&(self.trimmed + i)) => Some(vis.selection.bg_fill),
                     Kind::Own => Some(own_bg),
                     Kind::Error => Some(err_bg),
                     _ => None,
@@ -542,6 +574,9 @@ impl ChatLog {
                     ui.painter().rect_filled(rect, 0.0, bg);
                 }
                 let resp = ui.add(egui::Label::new(job).wrap_mode(TextWrapMode::Extend));
+                if resp.clicked() {
+                    self.clicked = Some(self.trimmed + i);
+                }
                 resp.context_menu(|ui| {
                     if ui.button("Copy line").clicked() {
                         if let Some(t) = self.line_text(i) {

@@ -3,6 +3,7 @@
 //! The window never touches a socket or a file: the engine runs on its own threads and wakes the window
 //! per event; saving and file dialogs run on worker threads (see [`save`]).
 
+pub mod calls;
 pub mod chat;
 pub mod save;
 pub mod session;
@@ -112,12 +113,21 @@ impl SockchatApp {
 
     pub fn start(&mut self, req: StartRequest) {
         self.start_error = None;
+        let trace = match &req {
+            StartRequest::Server(c) => c.trace,
+            StartRequest::Client(c) => c.trace,
+        };
+        // Asked for the calls (--trace, --step, the step switch): show them.
+        if trace != crate::engine::TraceMode::Off {
+            self.settings.calls_open = true;
+        }
         self.session = Some(Session::start(req, self.wake.clone(), self.log.as_deref()));
     }
 
     /// Which screen shows: the chat view once a session has come up, the start screen before.
     pub fn in_chat(&self) -> bool {
-        self.session.as_ref().is_some_and(|s| s.ever_live)
+        // Step mode shows the chat view (and the calls panel) from the first paused call.
+        self.session.as_ref().is_some_and(|s| s.ever_live || s.stepping())
     }
 
     /// The window title: app, role and address.

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use crossbeam_channel::TryRecvError;
 use time::OffsetDateTime;
 
+use super::calls::CallLog;
 use super::chat::ChatLog;
-use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Waker};
+use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Step, TraceMode, Waker};
 use crate::log::EventLog;
 use crate::model::{DisconnectReason, Event, Origin, Peer, PeerId, Target};
 
@@ -82,6 +83,10 @@ pub struct Session {
     not_shown: u64,
     /// The last poll left events waiting because the log's writer was behind: poll again soon.
     pub backlogged: bool,
+    /// The socket calls behind the chat, for the "Socket calls" panel (see [`super::calls`]).
+    pub calls: CallLog,
+    /// When the panel last asked the engine for the connections' TCP state.
+    last_probe: Option<std::time::Instant>,
 }
 
 /// `--log FILE`: opened on a worker thread (no file work on the window's thread); events wait in
@@ -102,6 +107,17 @@ fn reap(engine: Engine) {
 impl Session {
     /// Starts the engine; `log` names a file every event is appended to as a JSON line.
     pub fn start(request: StartRequest, wake: Option<Waker>, log: Option<&std::path::Path>) -> Session {
+        let mut s = Session::idle(request, wake);
+        if let Some(path) = log {
+            s.chat.set_log_path(Some(path.display().to_string()));
+            s.open_log(path.to_path_buf());
+        }
+        s.launch();
+        s
+    }
+
+    /// A session with no engine yet.
+    fn idle(request: StartRequest, wake: Option<Waker>) -> Session {
         let mut s = Session {
             request,
             engine: None,
@@ -120,22 +136,65 @@ impl Session {
             log: LogState::Off,
             not_shown: 0,
             backlogged: false,
+            calls: CallLog::new(false),
+            last_probe: None,
         };
-        if let Some(path) = log {
-            s.chat.set_log_path(Some(path.display().to_string()));
-            s.open_log(path.to_path_buf());
-        }
-        s.launch();
+        s.calls.server = s.request.is_server();
         s
     }
 
     fn launch(&mut self) {
         self.phase = Phase::Starting;
         self.last_reason = None;
+        // The window always records the calls, so the panel can be opened at any time: at the rates a
+        // person chats it costs nothing to see, and a flood is merged by the engine.
+        let trace = |t: TraceMode| if t == TraceMode::Off { TraceMode::On } else { t };
         self.engine = Some(match &self.request {
-            StartRequest::Server(c) => Engine::server(c.clone(), self.wake.clone()),
-            StartRequest::Client(c) => Engine::client(c.clone(), self.wake.clone()),
+            StartRequest::Server(c) => {
+                Engine::server(ServerConfig { trace: trace(c.trace), ..c.clone() }, self.wake.clone())
+            }
+            StartRequest::Client(c) => {
+                Engine::client(ClientConfig { trace: trace(c.trace), ..c.clone() }, self.wake.clone())
+            }
         });
+    }
+
+    /// A session fed only through [`Session::apply`], with no engine: for tests, which drive the
+    /// window with made-up histories (a paused call, a split line) no network gives on demand.
+    pub fn without_engine(request: StartRequest) -> Session {
+        Session::idle(request, None)
+    }
+
+    /// Started in step mode: the window shows the panel (and each paused call) from the first call.
+    pub fn stepping(&self) -> bool {
+        let t = match &self.request {
+            StartRequest::Server(c) => c.trace,
+            StartRequest::Client(c) => c.trace,
+        };
+        t == TraceMode::Step
+    }
+
+    /// Step mode's answer to the paused call: make it (`Next`) or stop pausing (`Run`).
+    pub fn step(&mut self, s: Step) {
+        if self.calls.paused().is_none() || self.calls.answered().is_some() {
+            return;
+        }
+        self.calls.answer(s);
+        if let Some(e) = &self.engine {
+            e.step(s);
+        }
+    }
+
+    /// Asks the engine for each connection's TCP state, at most once a second (while the panel shows).
+    pub fn probe_tcp(&mut self) {
+        let due = self.last_probe.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        if due
+            && self.phase == Phase::Live
+            && let Some(e) = &self.engine
+        {
+            e.send(Command::ProbeTcp);
+            self.last_probe = Some(std::time::Instant::now());
+        }
     }
 
     fn open_log(&mut self, path: std::path::PathBuf) {
@@ -213,6 +272,7 @@ impl Session {
         self.clients.clear();
         self.server = None;
         self.target = Target::All;
+        self.calls.restarted();
         self.launch();
     }
 
@@ -319,6 +379,26 @@ impl Session {
 
     /// Folds one event into the session; public so tests can feed a history without a network.
     pub fn apply(&mut self, ev: Event) {
+        match ev {
+            // Calls and TCP states go to the panel, not the chat; the log gets the calls when they were
+            // asked for (--trace, --step, step mode), not the ones the window records for itself.
+            Event::Call { call, time } => {
+                let asked = match &self.request {
+                    StartRequest::Server(c) => c.trace,
+                    StartRequest::Client(c) => c.trace,
+                } != TraceMode::Off;
+                if asked {
+                    self.record(&Event::Call { call: call.clone(), time });
+                }
+                self.calls.push(call);
+                return;
+            }
+            Event::Tcp { conns, .. } => {
+                self.calls.tcp(conns);
+                return;
+            }
+            _ => {}
+        }
         self.record(&ev);
         match &ev {
             Event::Listening { addr, .. } => {
@@ -327,6 +407,9 @@ impl Session {
             }
             Event::Connected { peer, time } => {
                 self.known.insert(peer.id, peer.clone());
+                if self.request.is_server() || peer.id == 0 {
+                    self.calls.name_lane(peer.id, peer.label(), peer.addr);
+                }
                 if self.request.is_server() {
                     self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
                 } else {
@@ -340,6 +423,7 @@ impl Session {
                 self.known.insert(peer.id, peer.clone());
                 if let Some(c) = self.clients.get_mut(&peer.id) {
                     c.peer = peer.clone();
+                    self.calls.name_lane(peer.id, peer.label(), peer.addr);
                 }
                 if self.server.as_ref().is_some_and(|s| s.id == peer.id) {
                     self.server = Some(peer.clone());
@@ -351,6 +435,7 @@ impl Session {
             }
             Event::Disconnected { peer, reason, .. } => {
                 self.clients.remove(&peer.id);
+                self.calls.close_lane(if self.request.is_server() { peer.id } else { 0 });
                 if self.target == Target::One(peer.id) {
                     self.target = Target::All;
                 }
@@ -363,6 +448,13 @@ impl Session {
             }
             Event::Error { text, fatal: true, .. } => {
                 self.last_reason = Some(text.clone());
+            }
+            Event::Message(m) => {
+                if let Origin::Remote { from, .. } = &m.origin {
+                    // A client's one connection is lane 0, whoever a room relayed the line from.
+                    let lane = if self.request.is_server() { from.id } else { 0 };
+                    self.calls.message(crate::calls::Lane::Conn(lane), self.chat.next_number(), &m.text);
+                }
             }
             _ => {}
         }
@@ -380,7 +472,8 @@ impl Session {
     /// The engine has ended without ever listening or connecting: the start screen shows why.
     pub fn failed_to_start(&self) -> Option<String> {
         match &self.phase {
-            Phase::Ended(why) if !self.ever_live => Some(why.clone()),
+            // In step mode the class watches the failing call in the panel: the session stays.
+            Phase::Ended(why) if !self.ever_live && !self.stepping() => Some(why.clone()),
             _ => None,
         }
     }

@@ -47,6 +47,11 @@ pub struct Settings {
     /// Append every event to `log_path` (the window's `--log`).
     pub log_on: bool,
     pub log_path: String,
+    /// The "Socket calls" panel is open beside the chat.
+    pub calls_open: bool,
+    /// Step mode for the next start; not remembered, so a later start never pauses unexpectedly.
+    #[serde(skip)]
+    pub step: bool,
 }
 
 impl Default for Settings {
@@ -68,6 +73,8 @@ impl Default for Settings {
             deny: String::new(),
             log_on: false,
             log_path: default_log_path(),
+            calls_open: false,
+            step: false,
         }
     }
 }

@@ -142,6 +142,7 @@ impl SockchatApp {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
                 }
                 log = log_row(ui, s);
+                super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
                 let ok = check.is_ok() && limits.is_ok() && log.is_ok();
                 submit |= ui
@@ -149,7 +150,8 @@ impl SockchatApp {
                     .clicked();
                 match (check, limits) {
                     (Ok(addr), Ok(limits)) => {
-                        let mut cfg = ServerConfig { addr, mode: s.mode, ..Default::default() };
+                        let trace = super::calls::trace_mode(s.step);
+                        let mut cfg = ServerConfig { addr, mode: s.mode, trace, ..Default::default() };
                         limits.apply(&mut cfg);
                         Some(StartRequest::Server(cfg))
                     }
@@ -173,13 +175,15 @@ impl SockchatApp {
                     submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
                 });
                 log = log_row(ui, s);
+                super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
                 let ok = check.is_ok() && name.is_ok() && log.is_ok();
                 submit |=
                     ui.add_enabled(ok, egui::Button::new("Connect").min_size([140.0, 28.0].into())).clicked();
                 match (check, name) {
                     (Ok(addr), Ok(name)) => {
-                        Some(StartRequest::Client(ClientConfig { addr, name, ..Default::default() }))
+                        let trace = super::calls::trace_mode(s.step);
+                        Some(StartRequest::Client(ClientConfig { addr, name, trace, ..Default::default() }))
                     }
                     _ => None,
                 }

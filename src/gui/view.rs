@@ -3,9 +3,11 @@
 use egui::{Color32, RichText};
 
 use super::SockchatApp;
+use super::calls;
 use super::chat::peer_color;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
+use crate::calls::Lane;
 use crate::engine::Mode;
 use crate::model::{self, Target};
 
@@ -24,6 +26,9 @@ impl SockchatApp {
         let Some(s) = &mut self.session else { return };
         let is_server = s.request.is_server();
         let dark = ui.visuals().dark_mode;
+        let calls_open = self.settings.calls_open;
+        // A narrow window cannot hold chat, client list and calls side by side: the calls panel wins.
+        let narrow = calls_open && ui.available_width() < 900.0;
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -48,13 +53,18 @@ impl SockchatApp {
                         ),
                         false,
                     ),
-                    (Phase::Live, super::StartRequest::Client(c)) => (
-                        match &s.server {
+                    (Phase::Live, super::StartRequest::Client(c)) => {
+                        let mut t = match &s.server {
                             Some(p) => format!("Connected to {}", p.label()),
                             None => format!("Connected to {}", c.addr),
-                        },
-                        false,
-                    ),
+                        };
+                        if let Some(tcp) =
+                            calls_open.then(|| calls::tcp_label(&s.calls, Lane::Conn(0))).flatten()
+                        {
+                            t.push_str(&format!("  |  {tcp}"));
+                        }
+                        (t, false)
+                    }
                     (Phase::Stopping, _) => ("Stopping...".to_string(), false),
                     (Phase::Ended(why), _) => (why.clone(), true),
                 };
@@ -65,6 +75,8 @@ impl SockchatApp {
                     if save.clicked() {
                         action = Action::Save;
                     }
+                    ui.toggle_value(&mut self.settings.calls_open, "Socket calls")
+                        .on_hover_text("Show the socket calls behind the chat, live");
                     ui.separator();
                     match &s.phase {
                         Phase::Ended(_) => {
@@ -91,7 +103,7 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
-        if is_server {
+        if is_server && !narrow {
             egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
@@ -133,6 +145,10 @@ impl SockchatApp {
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
                             ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            if let Some(tcp) = calls_open.then(|| calls::tcp_label(&s.calls, Lane::Conn(*id))).flatten() {
+                                ui.label(RichText::new(tcp).small().weak())
+                                    .on_hover_text("The kernel's state of this TCP connection and its round-trip time");
+                            }
                             if c.peer.done_sending {
                                 ui.label(RichText::new("finished sending: still receiving").italics().weak())
                                     .on_hover_text(
@@ -168,6 +184,16 @@ impl SockchatApp {
                     s.focus_send = true;
                 }
             });
+        }
+
+        if calls_open {
+            let w = ui.available_width();
+            egui::Panel::right("calls")
+                .default_size((w * 0.42).clamp(260.0, 560.0))
+                .size_range(220.0..=(w * 0.7).max(240.0))
+                .show(ui, |ui| calls::panel(ui, s));
+            s.probe_tcp();
+            ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
         }
 
         egui::Panel::bottom("send").show(ui, |ui| {
@@ -239,7 +265,13 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
+        s.chat.highlight = if calls_open { s.calls.chat_highlight() } else { Default::default() };
         egui::CentralPanel::default().show(ui, |ui| s.chat.show(ui));
+        if let Some(n) = s.chat.clicked.take()
+            && calls_open
+        {
+            s.calls.select_message(n);
+        }
 
         match action {
             Action::None => {}
