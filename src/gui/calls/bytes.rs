@@ -77,8 +77,10 @@ pub fn show(ui: &mut egui::Ui, data: &[u8], highlight: &[Range<usize>]) {
         }
     });
     ui.label(
-        RichText::new("0a (↵) is the line end \\n; 0d (←) is \\r, sent before it by telnet and Windows")
-            .small()
+        // Monospace: the proportional font has no arrows.
+        RichText::new("0a ↵ is the line end \\n; 0d ← is \\r (telnet and Windows send it first)")
+            .monospace()
+            .size(11.0)
             .weak(),
     );
 }

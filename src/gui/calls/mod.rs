@@ -370,3 +370,6 @@ fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

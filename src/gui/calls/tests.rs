@@ -1,0 +1,227 @@
+//! The panel driven as a person would (egui_kittest), fed made-up calls: a session without an engine gets
+//! the events a real one would send, in the order it sends them.
+
+use std::sync::Arc;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use crate::calls::{Call, CallState, Lane, TcpConn};
+use crate::engine::{ClientConfig, ServerConfig, Step, TraceMode};
+use crate::gui::{Session, SockchatApp, StartRequest};
+use crate::model::{self, Event, Message, Origin, Peer};
+
+fn app(request: StartRequest) -> Harness<'static, SockchatApp> {
+    let mut h = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |cc| {
+        let mut app = SockchatApp::new(Some(cc), None).with_native_dialogs(false);
+        app.settings.calls_open = true;
+        app.session = Some(Session::without_engine(request.clone()));
+        app
+    });
+    h.run_steps(1);
+    h
+}
+
+fn server() -> Harness<'static, SockchatApp> {
+    let mut h = app(StartRequest::Server(ServerConfig { addr: "[::]:7878".into(), ..Default::default() }));
+    feed(&mut h, Event::Listening { time: model::now(), addr: "[::]:7878".parse().unwrap(), fds: None });
+    h
+}
+
+fn feed(h: &mut Harness<'static, SockchatApp>, ev: Event) {
+    h.state_mut().session.as_mut().expect("a session").apply(ev);
+    h.run_steps(2);
+}
+
+/// What a node says: a label's text is its value, a row's its label.
+fn text(n: &egui_kittest::Node<'_>) -> String {
+    let a = n.accesskit_node();
+    a.label().or_else(|| a.value()).unwrap_or_default()
+}
+
+/// A timeline row drawn highlighted (egui tells accessibility tools "toggled").
+fn on(n: &egui_kittest::Node<'_>) -> bool {
+    n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+}
+
+fn session<'a>(h: &'a Harness<'static, SockchatApp>) -> &'a Session {
+    h.state().session.as_ref().expect("a session")
+}
+
+fn call(id: u64, lane: Lane, name: &'static str, args: &str, state: CallState, data: Option<&[u8]>) -> Event {
+    let call = Call {
+        id,
+        us: id * 1_000,
+        thread: "sockchat-test".into(),
+        name,
+        args: args.into(),
+        fd: Some(if lane == Lane::Listener { 3 } else { 7 }),
+        peer: matches!(lane, Lane::Conn(_)).then(|| "127.0.0.1:40266".parse().unwrap()),
+        lane,
+        state,
+        data: data.map(Arc::from),
+        lost_before: 0,
+    };
+    Event::Call { time: model::now(), call: Arc::new(call) }
+}
+
+fn ok(result: &str) -> CallState {
+    CallState::Returned { result: result.into(), took_us: 10 }
+}
+
+fn ann() -> Arc<Peer> {
+    let mut p = Peer::new(1, "127.0.0.1:40266".parse().unwrap());
+    p.name = Some("ann".into());
+    Arc::new(p)
+}
+
+fn message(from: &Arc<Peer>, seq: u64, text: &str) -> Event {
+    let origin = Origin::Remote { from: from.clone(), relayed: false };
+    Event::Message(Message { seq, time: model::now(), origin, text: text.into(), truncated: false })
+}
+
+/// A client `ann` whose "hello" came split over two recvs, then "bye" in a third.
+fn split_line(h: &mut Harness<'static, SockchatApp>) {
+    let ann = ann();
+    feed(h, call(4, Lane::Listener, "accept", "fd 3", ok("fd 7 from 127.0.0.1:40266"), None));
+    feed(h, Event::Connected { time: model::now(), peer: ann.clone() });
+    feed(h, call(5, Lane::Conn(1), "recv", "fd 7, 16384", ok("3 bytes"), Some(b"hel")));
+    feed(h, call(6, Lane::Conn(1), "recv", "fd 7, 16384", ok("4 bytes"), Some(b"lo\r\n")));
+    feed(h, message(&ann, 1, "hello"));
+    feed(h, call(7, Lane::Conn(1), "recv", "fd 7, 16384", ok("4 bytes"), Some(b"bye\n")));
+    feed(h, message(&ann, 2, "bye"));
+}
+
+#[test]
+fn the_panel_shows_lanes_and_a_waiting_accept_with_its_elapsed_time() {
+    let mut h = server();
+    feed(&mut h, call(1, Lane::Setup, "socket", "AF_INET6, SOCK_STREAM", ok("fd 3"), None));
+    feed(&mut h, call(2, Lane::Setup, "listen", "fd 3, 128", ok("0"), None));
+    feed(&mut h, call(3, Lane::Listener, "accept", "fd 3", CallState::Waiting, None));
+    assert_eq!(h.get_all_by_label("Socket calls").count(), 2, "the bar's switch and the panel's title");
+    assert!(h.query_by_label_contains("socket(AF_INET6, SOCK_STREAM) = fd 3").is_some());
+    let waiting = text(&h.get_by_label_contains("accept(fd 3) waiting"));
+    let secs = waiting.rsplit("waiting ").next().and_then(|t| t.strip_suffix(" s"));
+    assert!(secs.is_some_and(|t| t.parse::<f64>().is_ok()), "no elapsed time in {waiting:?}");
+    assert!(h.query_by_label_contains("listening socket fd 3").is_some(), "no listener lane");
+
+    // It returns: the same row now shows the result, no longer waiting.
+    feed(&mut h, call(3, Lane::Listener, "accept", "fd 3", ok("fd 7 from 127.0.0.1:40266"), None));
+    assert!(h.query_by_label_contains("accept(fd 3) waiting").is_none());
+    assert!(h.query_by_label_contains("accept(fd 3) = fd 7 from 127.0.0.1:40266").is_some());
+    assert_eq!(session(&h).calls.len(), 3);
+}
+
+#[test]
+fn a_closed_connection_keeps_its_lane_greyed() {
+    let mut h = server();
+    split_line(&mut h);
+    let lane = |h: &Harness<'static, SockchatApp>| {
+        text(&h.get_by_label_contains("ann fd 7"))
+    };
+    assert!(!lane(&h).contains("(closed)"));
+    feed(&mut h, call(8, Lane::Conn(1), "recv", "fd 7, 16384", ok("0 bytes (end of file)"), Some(b"")));
+    feed(&mut h, call(9, Lane::Conn(1), "close", "fd 7", ok("0"), None));
+    let reason = model::DisconnectReason::Closed;
+    feed(&mut h, Event::Disconnected { time: model::now(), peer: ann(), reason });
+    assert!(lane(&h).contains("(closed)"), "{}", lane(&h));
+    assert!(session(&h).calls.lanes().iter().any(|l| l.closed && l.key.lane == Lane::Conn(1)));
+    // Its calls stay in the timeline.
+    assert!(h.query_all_by_label_contains("recv(fd 7, 16384) = 4 bytes").next().is_some());
+}
+
+#[test]
+fn clicking_a_message_highlights_its_recvs_and_a_recv_its_messages() {
+    let mut h = server();
+    split_line(&mut h);
+    h.get_by_label_contains("ann: hello").click();
+    h.run_steps(2);
+    let selected = |h: &Harness<'static, SockchatApp>, text: &str| {
+        h.get_all_by_label_contains(text).any(|n| on(&n))
+    };
+    assert!(selected(&h, "= 3 bytes") && selected(&h, "= 4 bytes"), "the recvs of hello are not highlighted");
+    assert!(!h.get_all_by_label_contains("bye").any(|n| on(&n)));
+
+    // The other way: the third recv carried "bye", which the chat highlights.
+    let rows: Vec<_> = h.get_all_by_label("recv(fd 7, 16384) = 4 bytes").collect();
+    assert_eq!(rows.len(), 2);
+    rows[1].click();
+    h.run_steps(2);
+    let s = session(&h);
+    let bye = s.chat.next_number() - 1;
+    assert_eq!(s.chat.highlight, std::collections::HashSet::from([bye]));
+    assert!(h.query_by_label_contains("It carried bytes of 1 chat message").is_some());
+}
+
+#[test]
+fn the_bytes_view_shows_a_split_line_in_hex_with_its_line_end_marked() {
+    let mut h = server();
+    split_line(&mut h);
+    h.get_by_label_contains("ann: hello").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("arrived in 2 recv calls").is_some());
+    assert!(h.query_by_label_contains("0000  68 65 6c").is_some(), "no hex of the first recv");
+    let second = text(&h.get_by_label_contains("0000  6c 6f 0d 0a"));
+    assert!(second.ends_with("lo\u{2190}\u{21b5}"), "line end not marked in {second:?}");
+    let link = session(&h).calls.link(session(&h).chat.next_number() - 2).cloned().expect("a link");
+    assert_eq!(link.range, Some((0, 4)));
+}
+
+#[test]
+fn selecting_accept_explains_it_with_fork_and_threads() {
+    let mut h = server();
+    split_line(&mut h);
+    h.get_by_label_contains("accept(fd 3) = fd 7").click();
+    h.run_steps(2);
+    let differs = text(&h.get_by_label_contains("fork()"));
+    assert!(differs.contains("thread"), "{differs:?}");
+    assert!(h.query_by_label_contains("In the classic server.c").is_some());
+    assert!(h.query_by_label_contains("accept(lfd").is_some(), "no line of server.c");
+}
+
+#[test]
+fn step_mode_shows_the_paused_call_and_next_call_answers_it_once() {
+    let cfg = ClientConfig { addr: "127.0.0.1:7878".into(), trace: TraceMode::Step, ..Default::default() };
+    let mut h = app(StartRequest::Client(cfg));
+    assert!(h.state().in_chat(), "step mode shows the panel before the connection is up");
+    feed(&mut h, call(1, Lane::Setup, "socket", "AF_INET, SOCK_STREAM", CallState::Paused, None));
+    // In the step bar and, as the next call, in the timeline.
+    assert_eq!(h.get_all_by_label_contains("socket(AF_INET, SOCK_STREAM)").count(), 2);
+    h.get_by_label("Next call").click();
+    h.run_steps(2);
+    assert_eq!(session(&h).calls.answered(), Some(Step::Next));
+    assert!(h.get_by_label("Next call").accesskit_node().is_disabled(), "a second click would skip a pause");
+
+    // The engine makes it; the next one pauses; Enter answers it, Run ends the pauses.
+    feed(&mut h, call(1, Lane::Setup, "socket", "AF_INET, SOCK_STREAM", ok("fd 3"), None));
+    assert!(h.query_by_label("Next call").is_none());
+    feed(&mut h, call(2, Lane::Setup, "connect", "fd 3, 127.0.0.1:7878", CallState::Paused, None));
+    h.key_press(egui::Key::Enter);
+    h.run_steps(1);
+    assert_eq!(session(&h).calls.answered(), Some(Step::Next));
+    feed(&mut h, call(2, Lane::Setup, "connect", "fd 3, 127.0.0.1:7878", CallState::Waiting, None));
+    feed(&mut h, call(3, Lane::Setup, "recv", "fd 3", CallState::Paused, None));
+    h.get_by_label("Run").click();
+    h.run_steps(1);
+    assert_eq!(session(&h).calls.answered(), Some(Step::Run));
+}
+
+#[test]
+fn tcp_state_shows_in_the_client_list() {
+    let mut h = server();
+    split_line(&mut h);
+    let conn = TcpConn { lane: Lane::Conn(1), fd: 7, state: Some("CLOSE_WAIT"), rtt_us: Some(120) };
+    feed(&mut h, Event::Tcp { time: model::now(), conns: vec![conn] });
+    assert!(h.query_by_label("TCP CLOSE_WAIT, rtt 0.1 ms").is_some(), "not in the client list");
+}
+
+#[test]
+fn tcp_state_shows_in_the_clients_status_bar() {
+    let cfg = ClientConfig { addr: "127.0.0.1:7878".into(), ..Default::default() };
+    let mut h = app(StartRequest::Client(cfg));
+    let server = Arc::new(Peer::new(0, "127.0.0.1:7878".parse().unwrap()));
+    feed(&mut h, Event::Connected { time: model::now(), peer: server });
+    let conn = TcpConn { lane: Lane::Conn(0), fd: 3, state: Some("ESTABLISHED"), rtt_us: Some(80) };
+    feed(&mut h, Event::Tcp { time: model::now(), conns: vec![conn] });
+    assert!(h.query_by_label_contains("|  TCP ESTABLISHED, rtt 0.1 ms").is_some());
+}
