@@ -75,7 +75,7 @@ impl Call {
     pub fn describe(&self) -> String {
         let head = format!("{}({})", self.name, self.args);
         match &self.state {
-            CallState::Paused => format!("{head}: next call, press Next to make it"),
+            CallState::Paused => format!("{head} (step mode: the next call, not made yet)"),
             CallState::Waiting => format!("{head} waiting..."),
             CallState::Returned { result, took_us } => format!("{head} = {result}{}", took(*took_us)),
             CallState::Failed { errno, meaning, took_us } => {

@@ -16,6 +16,7 @@ mod names;
 mod outgoing;
 mod resolver;
 mod server;
+mod setup;
 mod tcpinfo;
 mod trace;
 
@@ -428,6 +429,20 @@ pub struct Engine {
     control: Option<JoinHandle<()>>,
     budget: Arc<Budget>,
     gate: Sender<trace::GateMsg>,
+    trace: TraceMode,
+}
+
+/// Answers step mode's pauses from another thread (the terminal's stdin reader).
+#[derive(Clone)]
+pub struct Stepper {
+    gate: Sender<trace::GateMsg>,
+}
+
+impl Stepper {
+    /// See [`Engine::step`].
+    pub fn step(&self, s: Step) {
+        let _ = self.gate.send(trace::GateMsg::Step(s));
+    }
 }
 
 /// Stops an engine from another thread (a Ctrl-C handler) without owning it.
@@ -481,7 +496,7 @@ impl Engine {
             .spawn(move || body(sink, cmd_rx))
             .map_err(|e| eprintln!("sockchat: cannot start engine thread: {e}"))
             .ok();
-        Engine { cmd, events, control, budget, gate }
+        Engine { cmd, events, control, budget, gate, trace }
     }
 
     pub fn events(&self) -> &Events {
@@ -511,6 +526,14 @@ impl Engine {
     /// with nothing paused yet, the answer waits for the next pause.
     pub fn step(&self, s: Step) {
         let _ = self.gate.send(trace::GateMsg::Step(s));
+    }
+
+    pub fn stepper(&self) -> Stepper {
+        Stepper { gate: self.gate.clone() }
+    }
+
+    pub fn trace_mode(&self) -> TraceMode {
+        self.trace
     }
 
     /// Received lines the engine gave up because it was stopped before its user took them.

@@ -6,7 +6,7 @@
 //! within the send timeout) instead of stalling the accept loop, the relay, or the window.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -19,7 +19,9 @@ use super::fdlimit::{self, Throttle};
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
+use super::setup::{self, SetupError};
 use super::tcpinfo;
+use super::trace::{self, Flow, Sock, fd_of};
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
 use crate::calls::Lane;
@@ -78,16 +80,16 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         Ok(hp) => hp,
         Err(e) => return sink.error(None, format!("bad listen address '{}': {e}", cfg.addr), true),
     };
-    let listener = match addr::listen(&hp) {
-        Ok(l) => l,
-        Err(e) => return sink.error(None, e, true),
+    let listener = match setup::listen(&hp, &sink) {
+        Ok(l) => Arc::new(Listener { l, sink: sink.tracing().then(|| sink.clone()) }),
+        Err(SetupError::Failed(e)) => return sink.error(None, e, true),
+        Err(SetupError::Stopped) => return,
     };
-    let (local, wake_handle) = match (listener.local_addr(), listener.try_clone()) {
-        (Ok(a), Ok(w)) => (a, w),
-        (Err(e), _) | (_, Err(e)) => {
-            return sink.error(None, format!("cannot use listening socket: {e}"), true);
-        }
+    let local = match listener.l.local_addr() {
+        Ok(a) => a,
+        Err(e) => return sink.error(None, format!("cannot use listening socket: {e}"), true),
     };
+    let wake_handle = listener.clone();
     let fds = fdlimit::raise();
     sink.emit(Event::Listening { time: model::now(), addr: canonical(local), fds });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
@@ -108,7 +110,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     });
     let acceptor = {
         let sh = shared.clone();
-        std::thread::Builder::new().name("sockchat-accept".into()).spawn(move || accept_loop(&sh, listener))
+        std::thread::Builder::new().name("sockchat-accept".into()).spawn(move || accept_loop(&sh, &listener))
     };
     let acceptor = match acceptor {
         Ok(h) => Some(h),
@@ -131,11 +133,36 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     shared.stop(acceptor, &wake_handle, local);
 }
 
-fn accept_loop(sh: &Arc<Shared>, listener: TcpListener) {
+/// The listening socket, shared by the accept thread and the stop that wakes it; its `close` is recorded
+/// when both have let go.
+struct Listener {
+    l: TcpListener,
+    /// Only while tracing (a sink kept here would otherwise hold the event channel open).
+    sink: Option<EventSink>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            let fd = fd_of(&self.l);
+            let rec = sink.call("close", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
+            sink.returned(rec, || "0".into());
+        }
+    }
+}
+
+fn accept_loop(sh: &Arc<Shared>, listener: &Listener) {
     // Out of descriptors, accept fails on every try until a client leaves: say so once a second, not ten.
     let mut shortage = Throttle::new(Duration::from_secs(1));
+    let fd = fd_of(&listener.l);
     loop {
-        let res = listener.accept();
+        let mut rec = sh.sink.call("accept", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
+        if !sh.sink.pause(&rec) {
+            break;
+        }
+        sh.sink.waiting(&mut rec);
+        let res = listener.l.accept();
+        sh.sink.ended(rec, &res, |(s, a)| format!("fd {} from {}", fd_of(s).unwrap_or(-1), canonical(*a)));
         if sh.read().stopping {
             break;
         }
@@ -209,14 +236,10 @@ impl Shared {
         }
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.cfg.send_timeout));
-        let (reader_stream, writer_stream) = match (stream.try_clone(), stream.try_clone()) {
-            (Ok(r), Ok(w)) => (r, w),
-            (Err(e), _) | (_, Err(e)) => {
-                drop(st);
-                return self.refuse(addr, format!("cannot take connection: {e}"));
-            }
-        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // One descriptor for the reader and the writer, as in server.c.
+        let stream = Sock::new(stream, Lane::Conn(id), &self.sink);
+        let (reader_stream, writer_stream) = (stream.clone(), stream.clone());
         let mut peer = Peer::new(id, addr);
         let known = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).cached(addr.ip());
         if let Some(host) = known.clone() {
@@ -229,8 +252,9 @@ impl Shared {
         let client = Client {
             out: tx,
             queued: queued.clone(),
-            sending: Mutex::new(()),
+            sending: Mutex::new(Flow::default()),
             stream,
+            sink: self.sink.clone(),
             reason: reason.clone(),
             ip: addr.ip(),
         };
@@ -251,24 +275,36 @@ impl Shared {
         };
         let timeout = self.cfg.send_timeout;
         let w_reason = reason.clone();
+        let w_sink = self.sink.clone();
         let writer = std::thread::Builder::new()
             .name(format!("sockchat-w{id}"))
-            .spawn(move || write_loop(&rx, &queued, writer_stream, &w_reason, timeout));
+            .spawn(move || write_loop(&rx, &queued, &writer_stream, &w_reason, timeout, &w_sink));
+        let fd = reader_stream.fd().unwrap_or(-1);
+        let started = |role: &str, r: &std::io::Result<JoinHandle<()>>| {
+            let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
+                format!("sockchat-{role}{id}: {}s fd {fd}", if role == "r" { "read" } else { "write" })
+            });
+            self.sink.ended(rec, r, |_| "0".into());
+        };
+        started("w", &writer);
         let reader = writer.and_then(|w| {
             self.keep_thread(w);
             let sh = self.clone();
             let r_slot = slot.clone();
             std::thread::Builder::new()
                 .name(format!("sockchat-r{id}"))
-                .spawn(move || sh.read_loop(id, reader_stream, &r_slot, &reason, name_wait))
+                .spawn(move || sh.read_loop(id, &reader_stream, &r_slot, &reason, name_wait))
         });
+        if reader.is_ok() || self.sink.tracing() {
+            started("r", &reader);
+        }
         match reader {
             Ok(r) => self.keep_thread(r),
             Err(e) => {
                 // No reader to report the end, so report it here; dropping the queue ends the writer.
                 let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
                 if let Some(c) = self.write().remove(id) {
-                    let _ = c.stream.shutdown(Shutdown::Both);
+                    let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
                 }
                 let peer = snapshot(&slot);
                 return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
@@ -288,7 +324,7 @@ impl Shared {
     fn read_loop(
         &self,
         id: PeerId,
-        mut stream: TcpStream,
+        stream: &Sock,
         slot: &PeerSlot,
         reason: &ReasonSlot,
         mut name_wait: Option<Receiver<()>>,
@@ -307,6 +343,8 @@ impl Shared {
         // unfinished line a byte at a time is as idle as a silent one.
         let idle = self.cfg.idle_timeout;
         let mut deadline = idle.map(|d| Instant::now() + d);
+        let mut flow = Flow::default();
+        let mut input: &TcpStream = stream;
         let end = loop {
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -315,7 +353,7 @@ impl Shared {
                 }
                 let _ = stream.set_read_timeout(Some(left));
             }
-            match stream.read(&mut buf) {
+            match trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
                     if let Some(rx) = name_wait.take() {
@@ -351,6 +389,7 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
+        flow.flush(&self.sink);
         let mut at = ReadCtx::new(slot, &owner, 0, 0);
         let mut said = false;
         dec.finish_raw(&mut |line, cut| {
@@ -365,12 +404,12 @@ impl Shared {
             }
             let peer = update_peer(slot, |p| p.done_sending = true);
             self.sink.emit_as(&owner, Event::PeerUpdated { time: model::now(), peer });
-            limits::half_closed(&stream, deadline, idle, reason)
+            limits::half_closed(stream, deadline, idle, reason)
         } else {
             end
         };
         if let Some(c) = self.write().remove(id) {
-            let _ = c.stream.shutdown(Shutdown::Both);
+            let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
         }
         let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
         self.sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
@@ -557,7 +596,7 @@ impl Shared {
         }
     }
 
-    fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &TcpListener, local: SocketAddr) {
+    fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &Listener, local: SocketAddr) {
         // Readers waiting for the user to catch up give up now instead of holding the stop.
         self.sink.close();
         {
@@ -568,7 +607,12 @@ impl Shared {
             }
         }
         // Wake the blocking accept: shutdown works on Linux; a connection to ourselves works everywhere.
-        let _ = socket2::SockRef::from(listener).shutdown(Shutdown::Read);
+        let res = socket2::SockRef::from(&listener.l).shutdown(Shutdown::Read);
+        let fd = fd_of(&listener.l);
+        let rec = self
+            .sink
+            .call("shutdown", Lane::Listener, fd, None, || format!("fd {}, SHUT_RD", fd.unwrap_or(-1)));
+        self.sink.ended(rec, &res, |()| "0: wakes the accept() waiting on it".into());
         if acceptor.as_ref().is_some_and(|h| !h.is_finished()) {
             let _ = TcpStream::connect_timeout(&wake_addr(local), Duration::from_secs(1));
         }

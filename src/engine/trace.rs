@@ -325,3 +325,184 @@ impl Flow {
         }
     }
 }
+
+/// The descriptor behind a socket, as the trace shows it.
+#[cfg(unix)]
+pub(crate) fn fd_of<T: std::os::fd::AsRawFd>(s: &T) -> Option<i32> {
+    Some(s.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+pub(crate) fn fd_of<T>(_: &T) -> Option<i32> {
+    None
+}
+
+/// A connected socket shared by the threads that use it: one descriptor for reading and writing, as in
+/// `server.c`, so the trace shows the same fd from `accept` to `close`, and its `close` is recorded when
+/// the last thread lets go of it.
+pub(crate) struct Sock {
+    stream: std::net::TcpStream,
+    lane: Lane,
+    peer: Option<SocketAddr>,
+    /// Only while tracing: a sink held here would otherwise keep the event channel open.
+    sink: Option<EventSink>,
+}
+
+impl Sock {
+    pub(crate) fn new(stream: std::net::TcpStream, lane: Lane, sink: &EventSink) -> Arc<Sock> {
+        let sink = sink.tracing().then(|| sink.clone());
+        let peer = stream.peer_addr().ok().map(crate::model::canonical);
+        Arc::new(Sock { stream, lane, peer, sink })
+    }
+
+    pub(crate) fn fd(&self) -> Option<i32> {
+        fd_of(&self.stream)
+    }
+
+    pub(crate) fn lane(&self) -> Lane {
+        self.lane
+    }
+
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// `shutdown(2)`, recorded.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown, sink: &EventSink) -> io::Result<()> {
+        let res = self.stream.shutdown(how);
+        let how = match how {
+            std::net::Shutdown::Read => "SHUT_RD",
+            std::net::Shutdown::Write => "SHUT_WR",
+            std::net::Shutdown::Both => "SHUT_RDWR",
+        };
+        let fd = self.fd();
+        let rec =
+            sink.call("shutdown", self.lane, fd, self.peer, || format!("fd {}, {how}", fd.unwrap_or(-1)));
+        sink.ended(rec, &res, |()| "0".into());
+        res
+    }
+}
+
+impl std::ops::Deref for Sock {
+    type Target = std::net::TcpStream;
+
+    fn deref(&self) -> &std::net::TcpStream {
+        &self.stream
+    }
+}
+
+impl Drop for Sock {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            let fd = self.fd();
+            let rec = sink.call("close", self.lane, fd, self.peer, || format!("fd {}", fd.unwrap_or(-1)));
+            sink.returned(rec, || "0".into());
+        }
+    }
+}
+
+/// One `read` of a connection, recorded as the `recv` it is (with what it carried) before its lines are
+/// passed on, so a viewer finds a message's bytes in the calls before it.
+pub(crate) fn recv(
+    sink: &EventSink,
+    stream: &Sock,
+    input: &mut &std::net::TcpStream,
+    buf: &mut [u8],
+    flow: &mut Flow,
+) -> io::Result<usize> {
+    use std::io::Read;
+    if !flow.admit(sink) {
+        let res = input.read(buf);
+        if sink.tracing() {
+            let n = *res.as_ref().unwrap_or(&0);
+            flow.add("recv", stream.fd().unwrap_or(-1), stream.peer(), stream.lane(), n);
+        }
+        return res;
+    }
+    let (fd, max) = (stream.fd(), buf.len());
+    let mut rec = sink.call("recv", stream.lane(), fd, stream.peer(), || {
+        format!("fd {}, {max} bytes max", fd.unwrap_or(-1))
+    });
+    sink.waiting(&mut rec);
+    let res = input.read(buf);
+    if let (Ok(n), Some(r)) = (&res, &mut rec) {
+        r.data = Some(buf[..*n].into());
+    }
+    sink.ended(rec, &res, |n| {
+        if *n == 0 { "0: end of file, the peer closed its side".into() } else { format!("{n} bytes") }
+    });
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Budget, Delivery};
+
+    fn sink() -> (EventSink, crossbeam_channel::Receiver<Parcel>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (_gate, gate_rx) = gate_channel();
+        (EventSink::new(tx, None, Budget::new(1 << 20, 1 << 20), Trace::new(TraceMode::On, gate_rx)), rx)
+    }
+
+    fn calls(rx: &crossbeam_channel::Receiver<Parcel>) -> Vec<Arc<Call>> {
+        rx.try_iter()
+            .filter_map(|p| match p.open() {
+                Delivery::Event(Event::Call { call, .. }) => Some(call),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_is_recorded_one_by_one_up_to_the_rate_then_summed() {
+        let (sink, rx) = sink();
+        let mut flow = Flow::default();
+        let lane = Lane::Conn(1);
+        for _ in 0..500 {
+            if flow.admit(&sink) {
+                let rec = sink.call("recv", lane, Some(7), None, || "fd 7".into());
+                sink.returned(rec, || "10 bytes".into());
+            } else {
+                flow.add("recv", 7, None, lane, 10);
+            }
+        }
+        flow.flush(&sink);
+        let got = calls(&rx);
+        assert_eq!(got.len(), PER_SECOND as usize + 1, "{got:#?}");
+        let Some(CallState::Merged { count, bytes, .. }) = got.last().map(|c| c.state.clone()) else {
+            panic!("the rest is one merged entry: {got:#?}")
+        };
+        assert_eq!((count, bytes), (500 - u64::from(PER_SECOND), 10 * (500 - u64::from(PER_SECOND))));
+    }
+
+    #[test]
+    fn a_full_budget_loses_calls_without_waiting_and_the_next_one_says_how_many() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (_gate, gate_rx) = gate_channel();
+        let budget = Budget::new(1000, 1000);
+        let sink = EventSink::new(tx, None, budget.clone(), Trace::new(TraceMode::On, gate_rx));
+        let hog = budget.try_take(1000).expect("room");
+        for _ in 0..3 {
+            let rec = sink.call("recv", Lane::Conn(1), Some(7), None, || "fd 7".into());
+            sink.returned(rec, || "1 bytes".into());
+        }
+        assert!(calls(&rx).is_empty(), "nothing waits for room");
+        drop(hog);
+        let rec = sink.call("close", Lane::Conn(1), Some(7), None, || "fd 7".into());
+        sink.returned(rec, || "0".into());
+        let got = calls(&rx);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].lost_before, 3);
+    }
+
+    #[test]
+    fn off_means_no_call_and_no_formatting() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let sink = EventSink::new(tx, None, Budget::new(1 << 20, 1 << 20), None);
+        let rec = sink.call("recv", Lane::Conn(1), Some(7), None, || panic!("arguments formatted while off"));
+        assert!(rec.is_none());
+        assert!(!Flow::default().admit(&sink));
+        assert!(rx.try_recv().is_err());
+    }
+}
