@@ -116,9 +116,7 @@ fn the_panel_shows_lanes_and_a_waiting_accept_with_its_elapsed_time() {
 fn a_closed_connection_keeps_its_lane_greyed() {
     let mut h = server();
     split_line(&mut h);
-    let lane = |h: &Harness<'static, SockchatApp>| {
-        text(&h.get_by_label_contains("ann fd 7"))
-    };
+    let lane = |h: &Harness<'static, SockchatApp>| text(&h.get_by_label_contains("ann fd 7"));
     assert!(!lane(&h).contains("(closed)"));
     feed(&mut h, call(8, Lane::Conn(1), "recv", "fd 7, 16384", ok("0 bytes (end of file)"), Some(b"")));
     feed(&mut h, call(9, Lane::Conn(1), "close", "fd 7", ok("0"), None));
@@ -136,9 +134,8 @@ fn clicking_a_message_highlights_its_recvs_and_a_recv_its_messages() {
     split_line(&mut h);
     h.get_by_label_contains("ann: hello").click();
     h.run_steps(2);
-    let selected = |h: &Harness<'static, SockchatApp>, text: &str| {
-        h.get_all_by_label_contains(text).any(|n| on(&n))
-    };
+    let selected =
+        |h: &Harness<'static, SockchatApp>, text: &str| h.get_all_by_label_contains(text).any(|n| on(&n));
     assert!(selected(&h, "= 3 bytes") && selected(&h, "= 4 bytes"), "the recvs of hello are not highlighted");
     assert!(!h.get_all_by_label_contains("bye").any(|n| on(&n)));
 
@@ -224,4 +221,118 @@ fn tcp_state_shows_in_the_clients_status_bar() {
     let conn = TcpConn { lane: Lane::Conn(0), fd: 3, state: Some("ESTABLISHED"), rtt_us: Some(80) };
     feed(&mut h, Event::Tcp { time: model::now(), conns: vec![conn] });
     assert!(h.query_by_label_contains("|  TCP ESTABLISHED, rtt 0.1 ms").is_some());
+}
+
+// Against the real engine on loopback: what the panel shows comes from the calls really made.
+
+fn live_app() -> Harness<'static, SockchatApp> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
+}
+
+/// Runs frames until `cond` holds, for at most 10 s.
+fn wait_for(
+    h: &mut Harness<'static, SockchatApp>,
+    what: &str,
+    cond: impl Fn(&Harness<'static, SockchatApp>) -> bool,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        h.run_steps(1);
+        if cond(h) {
+            return;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn start_live_server(h: &mut Harness<'static, SockchatApp>, step: bool) {
+    h.get_by_label("Server").click();
+    h.run_steps(1);
+    h.get_by_label("Listen host").set_text_value_accesskit("127.0.0.1");
+    h.get_by_label("Listen port").set_text_value_accesskit("0");
+    h.get_by_label("duplex").click();
+    if step {
+        h.get_by_label("Step mode: pause before each set-up call").click();
+    }
+    h.run_steps(2);
+    h.get_by_label("Start server").click();
+    h.run_steps(2);
+}
+
+#[test]
+fn step_mode_from_the_start_screen_pauses_each_set_up_call_and_a_client_connects_before_accept() {
+    let mut h = live_app();
+    start_live_server(&mut h, true);
+    assert!(h.state().settings.calls_open, "step mode opens the panel");
+    // socket, setsockopt, bind, listen: each waits for Next call.
+    let mut made = Vec::new();
+    while session(&h).local_addr.is_none() {
+        wait_for(&mut h, "a paused call", |h| {
+            h.query_by_label("Next call").is_some_and(|n| !n.accesskit_node().is_disabled())
+                || h.state()
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.calls.paused().is_some_and(|r| r.call.name == "accept"))
+        });
+        let name = session(&h).calls.paused().map(|r| r.call.name).unwrap_or_default();
+        if name == "accept" {
+            break;
+        }
+        made.push(name);
+        h.get_by_label("Next call").click();
+        h.run_steps(1);
+        assert!(made.len() < 12, "too many pauses: {made:?}");
+    }
+    assert_eq!(made.first(), Some(&"socket"), "{made:?}");
+    assert!(made.contains(&"bind") && made.contains(&"listen"), "{made:?}");
+    wait_for(&mut h, "listening", |h| h.state().session.as_ref().is_some_and(|s| s.local_addr.is_some()));
+    wait_for(&mut h, "accept to pause", |h| {
+        h.state().session.as_ref().is_some_and(|s| s.calls.paused().is_some_and(|r| r.call.name == "accept"))
+    });
+    let addr = session(&h).local_addr.expect("listening");
+    // The backlog: the kernel completes the handshake although accept() has not run.
+    let peer = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5));
+    assert!(peer.is_ok(), "connect before accept: {peer:?}");
+    assert!(session(&h).clients.is_empty());
+    h.get_by_label("Run").click();
+    wait_for(&mut h, "the client in the list", |h| {
+        h.state().session.as_ref().is_some_and(|s| s.clients.len() == 1)
+    });
+    assert!(h.query_by_label("Next call").is_none(), "Run ends the pauses");
+}
+
+#[test]
+fn a_real_line_sent_in_two_writes_shows_both_recvs_and_the_tcp_state() {
+    use std::io::Write;
+    let mut h = live_app();
+    h.state_mut().settings.calls_open = true;
+    start_live_server(&mut h, false);
+    wait_for(&mut h, "listening", |h| h.state().session.as_ref().is_some_and(|s| s.local_addr.is_some()));
+    let addr = session(&h).local_addr.expect("listening");
+    let mut peer = std::net::TcpStream::connect(addr).unwrap();
+    peer.set_nodelay(true).unwrap();
+    let recvs = |h: &Harness<'static, SockchatApp>| {
+        let s = h.state().session.as_ref().expect("a session");
+        let (a, b) = s.calls.span();
+        (a..b)
+            .filter(|r| s.calls.row(*r).is_some_and(|r| r.call.name == "recv" && r.call.data.is_some()))
+            .count()
+    };
+    peer.write_all(b"half a li").unwrap();
+    wait_for(&mut h, "the first recv", |h| recvs(h) == 1);
+    peer.write_all(b"ne\n").unwrap();
+    wait_for(&mut h, "the message", |h| h.query_by_label_contains(": half a line").is_some());
+    h.get_by_label_contains(": half a line").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("arrived in 2 recv calls").is_some());
+    assert!(h.query_by_label_contains("6e 65 0a").is_some(), "no hex of the second recv");
+
+    // The kernel's state, asked for once a second while the panel is open.
+    wait_for(&mut h, "ESTABLISHED", |h| h.query_all_by_label_contains("TCP ESTABLISHED").next().is_some());
+    // The client closes its side: the server's end waits in CLOSE_WAIT until the server closes.
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    wait_for(&mut h, "CLOSE_WAIT", |h| h.query_all_by_label_contains("TCP CLOSE_WAIT").next().is_some());
 }
