@@ -54,8 +54,15 @@ pub fn rows_shown(len: usize, per_row: usize, highlight: &[Range<usize>]) -> Ran
 pub fn show(ui: &mut egui::Ui, data: &[u8], highlight: &[Range<usize>]) {
     let font = TextStyle::Monospace.resolve(ui.style());
     let char_w = ui.fonts_mut(|f| f.glyph_width(&font, '0')).max(1.0);
-    // 16 bytes a row where the panel is wide enough, else 8: offset, hex, gap, text.
-    let per_row = if ui.available_width() >= char_w * (6.0 + 16.0 * 4.0 + 2.0) { 16 } else { 8 };
+    // As many bytes a row as fit (16, 8 or 4): offset, 3 columns of hex and 1 of text a byte, gaps.
+    let fits = |n: f32| ui.available_width() - 12.0 >= char_w * (7.0 + n * 4.0);
+    let per_row = if fits(16.0) {
+        16
+    } else if fits(8.0) {
+        8
+    } else {
+        4
+    };
     let vis = ui.visuals().clone();
     let hl = vis.selection.bg_fill;
     let eol =
@@ -76,8 +83,12 @@ pub fn show(ui: &mut egui::Ui, data: &[u8], highlight: &[Range<usize>]) {
             ui.label(RichText::new(format!("... {after} bytes after")).small().weak());
         }
     });
+}
+
+/// What the marks mean; once under the byte views.
+pub fn legend(ui: &mut egui::Ui) {
+    // Monospace: the proportional font has no arrows.
     ui.label(
-        // Monospace: the proportional font has no arrows.
         RichText::new("0a ↵ is the line end \\n; 0d ← is \\r (telnet and Windows send it first)")
             .monospace()
             .size(11.0)

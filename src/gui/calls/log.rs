@@ -39,6 +39,8 @@ pub struct Row {
     pub run: u32,
     /// When the window got its `Waiting` record: a waiting call's live elapsed time runs from here.
     pub since: Instant,
+    /// When the call started (engine microseconds): rows are in the order calls started.
+    pub start_us: u64,
     /// Chat entries (by [`crate::gui::chat::ChatLog`] number) whose bytes this `recv` carried.
     pub msgs: Vec<usize>,
     /// Its bytes were dropped to keep the history within [`MAX_BYTES`].
@@ -228,6 +230,7 @@ impl CallLog {
                 let row = &mut self.rows[i];
                 if row.call.state == CallState::Paused {
                     row.since = Instant::now();
+                    row.start_us = call.us;
                 }
                 self.bytes += call.data.as_ref().map_or(0, |d| d.len());
                 self.bytes -= row.call.data.as_ref().map_or(0, |d| d.len());
@@ -241,6 +244,7 @@ impl CallLog {
                     call: call.clone(),
                     run: self.run,
                     since: Instant::now(),
+                    start_us: call.us,
                     msgs: Vec::new(),
                     bytes_dropped: false,
                 });

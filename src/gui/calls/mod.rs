@@ -43,19 +43,14 @@ pub fn tcp_label(calls: &CallLog, lane: Lane) -> Option<String> {
     })
 }
 
-/// The colour of a lane: the peer's chat colour, blue for the listening socket, grey once closed.
+/// The colour of a lane: the peer's chat colour, the text colour for our own sockets, grey once closed.
 pub fn lane_color(l: &LaneInfo, vis: &egui::Visuals) -> Color32 {
     if l.closed {
         return vis.weak_text_color().gamma_multiply(0.7);
     }
     match (l.key.lane, l.addr) {
-        (Lane::Setup | Lane::Listener, _) => {
-            if vis.dark_mode {
-                Color32::from_rgb(0x8a, 0xb4, 0xf8)
-            } else {
-                Color32::from_rgb(0x1a, 0x56, 0xb0)
-            }
-        }
+        // Not one of the peers' colours: this program's own sockets.
+        (Lane::Setup | Lane::Listener, _) => vis.strong_text_color(),
         (Lane::Conn(_), Some(a)) => peer_color(&a, vis.dark_mode),
         (Lane::Conn(_), None) => vis.text_color(),
     }
@@ -175,12 +170,14 @@ fn lanes(ui: &mut egui::Ui, s: &Session) {
             {
                 text.push_str(&format!(", {t}"));
             }
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 4.0;
-                let (r, _) = ui.allocate_exact_size([10.0, 10.0].into(), egui::Sense::hover());
-                ui.painter().circle_filled(r.center(), 4.5, color);
-                ui.label(RichText::new(text).small().color(if l.closed { color } else { vis.text_color() }));
-            });
+            // One label per lane (dot and text in one job, monospace for the dot's glyph), so the row
+            // wraps between lanes and never grows the panel.
+            let font = egui::FontId::monospace(11.0);
+            let mut job = egui::text::LayoutJob::default();
+            job.append("\u{25cf} ", 0.0, egui::TextFormat::simple(font.clone(), color));
+            let text_color = if l.closed { color } else { vis.text_color() };
+            job.append(&text, 0.0, egui::TextFormat::simple(font, text_color));
+            ui.label(job);
         }
     });
 }
@@ -219,7 +216,7 @@ fn call_detail(ui: &mut egui::Ui, s: &mut Session, row: &log::Row) {
     if let Some(p) = c.peer {
         facts.push_str(&format!(" · peer {p}"));
     }
-    facts.push_str(&format!(" · at {}", timeline::clock(c.us)));
+    facts.push_str(&format!(" · started at {}", timeline::clock(row.start_us)));
     ui.label(RichText::new(facts).small().weak());
     if c.lost_before > 0 {
         ui.label(
@@ -249,6 +246,7 @@ fn call_detail(ui: &mut egui::Ui, s: &mut Session, row: &log::Row) {
             ui.label(RichText::new(format!("The {} bytes it carried:", d.len())).strong());
             let ranges = message_ranges(&s.calls, s.calls.id_of(row), &row.msgs);
             bytes::show(ui, d, &ranges);
+            bytes::legend(ui);
         }
         if !row.msgs.is_empty() {
             let n = row.msgs.len();
@@ -369,6 +367,7 @@ fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
             }
         }
     }
+    bytes::legend(ui);
 }
 
 #[cfg(test)]

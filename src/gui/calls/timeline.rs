@@ -67,7 +67,7 @@ pub fn show(ui: &mut egui::Ui, calls: &mut CallLog) -> Option<usize> {
             }
             let own = calls.lanes().iter().find(|l| l.key == row.key());
             gutter_at(&p, rect, abs, calls.lanes(), own, &vis);
-            let time = clock(row.call.us);
+            let time = clock(row.start_us);
             let tx = rect.left() + gutter;
             let small = FontId::monospace(font.size * 0.85);
             p.text(
@@ -83,6 +83,8 @@ pub fn show(ui: &mut egui::Ui, calls: &mut CallLog) -> Option<usize> {
             if resp.clicked() {
                 clicked = Some((id, row.msgs.first().copied()));
             }
+            // A narrow panel cuts long rows: the whole call shows on hover.
+            resp.on_hover_text(text);
         }
     });
     if waiting_shown {
