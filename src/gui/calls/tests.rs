@@ -336,3 +336,36 @@ fn a_real_line_sent_in_two_writes_shows_both_recvs_and_the_tcp_state() {
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     wait_for(&mut h, "CLOSE_WAIT", |h| h.query_all_by_label_contains("TCP CLOSE_WAIT").next().is_some());
 }
+
+#[test]
+fn in_step_mode_a_failing_bind_stays_on_screen_with_its_errno() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut h = live_app();
+    h.get_by_label("Server").click();
+    h.run_steps(1);
+    h.get_by_label("Listen host").set_text_value_accesskit("127.0.0.1");
+    h.get_by_label("Listen port").set_text_value_accesskit(&port.to_string());
+    h.get_by_label("Step mode: pause before each set-up call").click();
+    h.run_steps(2);
+    h.get_by_label("Start server").click();
+    let failed =
+        |h: &Harness<'static, SockchatApp>| h.query_all_by_label_contains("EADDRINUSE").next().is_some();
+    for _ in 0..10 {
+        wait_for(&mut h, "a pause or the failure", |h| {
+            failed(h) || h.query_by_label("Next call").is_some_and(|n| !n.accesskit_node().is_disabled())
+        });
+        if failed(&h) {
+            break;
+        }
+        h.get_by_label("Next call").click();
+        h.run_steps(1);
+    }
+    assert!(failed(&h), "no bind = EADDRINUSE in the panel");
+    wait_for(&mut h, "the session to end", |h| {
+        h.state().session.as_ref().is_some_and(|s| matches!(s.phase, crate::gui::Phase::Ended(_)))
+    });
+    assert!(h.state().in_chat(), "the failure went back to the start screen, taking the calls with it");
+    assert!(h.query_by_label("Back to start").is_some());
+    drop(taken);
+}
