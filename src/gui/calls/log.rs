@@ -341,6 +341,7 @@ impl CallLog {
             l.closed = true;
         }
         self.tcp.remove(&key);
+        self.streams.remove(&key);
     }
 
     fn recv(&mut self, key: LaneKey, id: u64, call: &Call) {
@@ -495,6 +496,9 @@ impl CallLog {
         self.base += n as u64;
         self.trimmed += n as u64;
         self.bytes_from = self.bytes_from.max(self.base);
+        // A closed connection whose calls have all left goes too: a long session's lanes stay few.
+        let base = self.base;
+        self.lanes.retain(|l| !(l.closed && l.last < base));
     }
 
     /// The kernel's view of each connection (`Event::Tcp`).

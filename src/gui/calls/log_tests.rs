@@ -82,6 +82,7 @@ fn history_and_bytes_are_bounded_and_say_so() {
     }
     assert!(log.len() <= MAX_CALLS);
     assert!(log.bytes <= MAX_BYTES);
+    assert_eq!(log.lanes().len(), 1);
     let note = log.trimmed_note().unwrap();
     assert!(note.contains("older calls left") && note.contains("bytes are gone"), "{note}");
     assert!(log.row(log.span().1 - 1).unwrap().call.data.is_some());
@@ -118,4 +119,15 @@ fn a_closed_connection_keeps_its_lane_and_frees_its_column() {
     let l = log.lanes();
     assert!(l[0].closed && !l[1].closed);
     assert_eq!(l[0].col, l[1].col);
+}
+
+#[test]
+fn lanes_of_connections_gone_from_the_history_leave_it() {
+    let mut log = CallLog::new(true);
+    for id in 1..=(MAX_CALLS as u64 + 1) {
+        let lane = Lane::Conn(id);
+        log.push(call(id, lane, "close", ret(0), None));
+    }
+    assert!(log.lanes().len() <= MAX_CALLS, "{} lanes kept", log.lanes().len());
+    assert!(log.lanes().iter().all(|l| l.last >= log.span().0));
 }
