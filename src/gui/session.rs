@@ -407,8 +407,10 @@ impl Session {
             }
             Event::Connected { peer, time } => {
                 self.known.insert(peer.id, peer.clone());
-                if self.request.is_server() || peer.id == 0 {
+                if self.request.is_server() {
                     self.calls.name_lane(peer.id, peer.label(), peer.addr);
+                } else if peer.id == 0 {
+                    self.calls.name_lane(0, format!("server {}", peer.label()), peer.addr);
                 }
                 if self.request.is_server() {
                     self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
