@@ -208,6 +208,14 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
         if let Event::Error { fatal: true, text, .. } = ev {
             failed = true;
             eprintln!("sockchat: {text}");
+            // Said on stderr, where a person looks for why the program stopped; text output does not say
+            // it twice, while --json keeps it as an event for programs.
+            if format == Format::Text {
+                if let Some(l) = &log {
+                    l.record(ev);
+                }
+                return Ok(());
+            }
         }
         if let Some(l) = &log {
             l.record(ev);
