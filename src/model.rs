@@ -210,6 +210,8 @@ pub enum DisconnectReason {
     Error(String),
     /// A policy of ours: idle, not reading, flooding.
     Policy(String),
+    /// Client: the server said it was being stopped, then closed.
+    ServerStopped,
 }
 
 impl DisconnectReason {
@@ -219,6 +221,7 @@ impl DisconnectReason {
             DisconnectReason::ByUs => "closed by us".into(),
             DisconnectReason::Error(e) => format!("connection lost: {e}"),
             DisconnectReason::Policy(p) => p.clone(),
+            DisconnectReason::ServerStopped => "the server was stopped".into(),
         }
     }
 }

@@ -18,6 +18,10 @@ const RELAY_PREFIX: &str = "[from ";
 /// Longest display name kept, in characters.
 pub const MAX_NAME: usize = 32;
 
+/// What a server tells its clients as it is stopped on purpose, so they can say so rather than report
+/// a connection closed for no reason.
+pub const STOPPING_NOTICE: &str = "sockchat: the server is stopping";
+
 /// Longest host name a relay label carries, in bytes: the most a DNS name can be (RFC 1035).
 pub const MAX_HOST: usize = 253;
 

@@ -324,6 +324,30 @@ fn stop_closes_clients_joins_threads_and_frees_the_port() {
 }
 
 #[test]
+fn clients_are_told_the_server_is_stopping_and_a_sockchat_client_says_so() {
+    let (engine, addr) = server(Mode::Duplex);
+    let mut raw = Raw::connect(addr);
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    let client = Engine::client(ClientConfig { addr: addr.to_string(), ..ClientConfig::default() }, None);
+    wait_for(client.events(), |e| matches!(e, Event::Connected { .. }));
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    engine.stop();
+    assert_eq!(raw.line(), "sockchat: the server is stopping", "a plain client reads it as a line");
+    assert!(raw.closed());
+    let rest = wait_closed(client.events());
+    let reasons: Vec<&DisconnectReason> = rest
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnected { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [&DisconnectReason::ServerStopped], "{rest:#?}");
+    assert_eq!(reasons[0].describe(), "the server was stopped");
+    assert!(!rest.iter().any(|e| matches!(e, Event::Message(_))), "the notice is not shown as a message");
+}
+
+#[test]
 fn restart_on_the_same_port_works_at_once() {
     let (engine, addr) = server(Mode::OneWay);
     let mut c = Raw::connect(addr);

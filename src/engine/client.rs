@@ -204,13 +204,20 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let mut run: Option<LineBatch> = None;
     let mut ids = RelayIds::default();
     let mut flow = Flow::default();
+    let mut stopped = false;
     let mut input: &TcpStream = stream;
     let end = loop {
         match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
             Ok(0) => break DisconnectReason::Closed,
             Ok(n) => {
                 let time = model::now();
-                dec.feed(&buf[..n], &mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
+                dec.feed(&buf[..n], &mut |l| {
+                    if l.text == protocol::STOPPING_NOTICE {
+                        stopped = true;
+                    } else {
+                        on_line(sink, slot, time, &mut run, &mut ids, l);
+                    }
+                });
                 flush(sink, &mut run);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -221,6 +228,10 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let time = model::now();
     dec.finish(&mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
     flush(sink, &mut run);
+    let end = match end {
+        DisconnectReason::Closed | DisconnectReason::Error(_) if stopped => DisconnectReason::ServerStopped,
+        e => e,
+    };
     let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
     sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
 }

@@ -612,7 +612,11 @@ impl Shared {
         {
             let mut st = self.write();
             st.stopping = true;
+            // Said first, so a client can tell a stop from a crash (best effort: a client whose queue is
+            // still full of lines may not get it before the close).
+            let notice: Bytes = encode_line(protocol::STOPPING_NOTICE).into();
             for c in st.clients.values() {
+                c.queue(&notice, self.cfg.send_queue_bytes);
                 c.close(DisconnectReason::ByUs);
             }
         }
