@@ -39,7 +39,14 @@ fn wait_for(
 /// A message from `from`, as the engine would hand it over: for feeding a history without a network.
 fn received(from: &std::sync::Arc<Peer>, seq: u64, text: String) -> Event {
     let origin = Origin::Remote { from: from.clone(), relayed: false };
-    Event::Message(Message { seq, time: sockchat::model::now(), origin, text, truncated: false })
+    Event::Message(Message {
+        seq,
+        time: sockchat::model::now(),
+        origin,
+        text,
+        truncated: false,
+        private: false,
+    })
 }
 
 fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
@@ -100,7 +107,7 @@ fn server_shows_a_raw_clients_message_with_host_and_port_and_answers_it() {
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
     assert_eq!(read_line_within(&mut r).trim_end(), "welcome, zed");
-    wait_for(&mut h, "our own line", |h| has_text(h, "you -> everyone: welcome, zed"));
+    wait_for(&mut h, "our own line", |h| has_text(h, "you (server) -> everyone: welcome, zed"));
 
     // Disconnect from the list closes the client's connection.
     h.get_by_label("Disconnect").click();

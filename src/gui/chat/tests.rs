@@ -1,6 +1,7 @@
 use super::*;
 use std::ops::Range;
 
+use crate::gui::palette::slot_color;
 use crate::model::Peer;
 
 /// Each wrapped line of `s`, at most `width` characters, cut after the last space in reach if any.
@@ -26,7 +27,14 @@ fn peer(id: PeerId, port: u16, name: Option<&str>) -> Arc<Peer> {
 }
 
 fn msg(origin: Origin, text: &str) -> Event {
-    Event::Message(Message { seq: 0, time: model::now(), origin, text: text.into(), truncated: false })
+    Event::Message(Message {
+        seq: 0,
+        time: model::now(),
+        origin,
+        text: text.into(),
+        truncated: false,
+        private: false,
+    })
 }
 
 /// One of each kind of entry, short and long, ASCII and not.
@@ -141,10 +149,12 @@ fn notes_sit_between_events_and_are_not_saved() {
     assert!(log.line_text(2).unwrap().ends_with(" localhost (127.0.0.1:5000) ann: hi"));
     assert_eq!(log.kind(2), Some(Kind::Peer));
     assert!(log.line_text(3).unwrap().contains(" localhost (127.0.0.1:5001) (relayed): the quick"));
-    assert!(log.line_text(6).unwrap().contains(" you -> bob: héllo wörld"));
+    assert!(log.line_text(6).unwrap().contains(" you (server) -> bob only (private): héllo wörld"));
     assert_eq!(log.kind(6), Some(Kind::Own));
     assert!(
-        log.line_text(7).unwrap().ends_with(" you -> everyone: tab here and a bell  too, a C1 next line")
+        log.line_text(7)
+            .unwrap()
+            .ends_with(" you (server) -> everyone: tab here and a bell  too, a C1 next line")
     );
     assert_eq!(log.kind(8), Some(Kind::Error));
     assert_eq!(log.line_text(9), None);
@@ -177,8 +187,9 @@ fn colours_come_from_the_theme_when_drawn() {
             .sections
             .iter()
             .find(|s| job.text[s.byte_range.start.0..s.byte_range.end.0].starts_with("localhost"));
-        assert_eq!(who.unwrap().format.color, peer_color(&addr, vis.dark_mode));
-        assert_ne!(peer_color(&addr, true), peer_color(&addr, false));
+        let slot = log.colors().slot(&addr).unwrap();
+        assert_eq!(who.unwrap().format.color, slot_color(slot, vis.dark_mode));
+        assert_ne!(slot_color(slot, true), slot_color(slot, false));
     }
 }
 
