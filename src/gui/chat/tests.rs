@@ -273,3 +273,25 @@ fn the_text_limit_holds_for_long_lines() {
     assert_eq!(kept, log.text_bytes);
     assert_eq!(log.trimmed() + log.len(), 100);
 }
+
+/// A character no font has (here a cuneiform sign and a private-use one) is drawn as a box in its place:
+/// the view neither panics nor drops it. The window sets no panicking policy; tests' harnesses do.
+#[test]
+fn a_glyph_no_font_has_is_a_box_not_a_panic() {
+    let ctx = egui::Context::default();
+    let mut log = ChatLog::new();
+    let text = "cuneiform \u{12000} private \u{e000} end";
+    log.push(msg(Origin::Remote { from: peer(1, 5000, Some("x\u{12000}")), relayed: false }, text), &none);
+    let font = FontId::monospace(12.0);
+    let mut shown = None;
+    let mut out = ctx.run_ui(Default::default(), |ui| {
+        shown = Some(ui.fonts_mut(|f| f.has_glyph(&font, '\u{12000}')));
+        log.show(ui);
+        let g = ui.fonts_mut(|f| f.layout_no_wrap("a\u{12000}b".into(), font.clone(), Color32::WHITE));
+        let ab = ui.fonts_mut(|f| f.layout_no_wrap("ab".into(), font.clone(), Color32::WHITE));
+        assert_eq!(g.rows[0].glyphs.len(), 3, "the missing character keeps a place");
+        assert!(g.size().x > ab.size().x, "and that place has a width: a box");
+    });
+    out.textures_delta.clear();
+    assert_eq!(shown, Some(false), "the test needs a character the bundled fonts lack");
+}
