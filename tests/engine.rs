@@ -79,7 +79,7 @@ fn duplex_server_sends_to_all_or_to_one() {
     assert_eq!(b.line(), "to everyone");
     engine.send(Command::Send { to: Target::One(ida), text: "just a".into() });
     engine.send(Command::Send { to: Target::All, text: "marker".into() });
-    assert_eq!(a.line(), "just a");
+    assert_eq!(a.line(), "[private] just a", "marked private on the wire (PROTOCOL.md)");
     assert_eq!(a.line(), "marker");
     assert_eq!(b.line(), "marker", "b must not get a's private line");
     // Our own messages are in the event stream too, naming their target.

@@ -45,6 +45,7 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         Err(e) => return sink.error(None, format!("connection lost at once: {}", describe_io(&e)), true),
     };
     let mut peer = Peer::new(0, canonical(peer_addr));
+    peer.server = true;
     if host.parse::<IpAddr>().is_err() {
         peer.host = Some(host);
     }
@@ -261,11 +262,18 @@ fn on_line(
             r.text
         }
         None => {
-            if run.as_ref().is_none_or(|b| b.relayed) {
+            // The server's own line: to everyone, or to us only.
+            let (text, private) = match protocol::parse_private(&line.text) {
+                Some(t) => (t, true),
+                None => (line.text.as_str(), false),
+            };
+            if run.as_ref().is_none_or(|b| b.relayed || b.private != private) {
                 flush(sink, run);
-                *run = Some(LineBatch::new(0, time, snapshot(slot), false));
+                let mut b = LineBatch::new(0, time, snapshot(slot), false);
+                b.private = private;
+                *run = Some(b);
             }
-            line.text.as_str()
+            text
         }
     };
     if let Some(b) = run {

@@ -575,11 +575,14 @@ impl Shared {
             );
         }
         let text = one_line(text).into_owned();
-        let bytes: Bytes = encode_line(&protocol::escape_own(&text)).into();
         let reached = match to {
-            Target::All => self.broadcast(&bytes, None),
+            Target::All => self.broadcast(&encode_line(&protocol::escape_own(&text)).into(), None),
+            // Marked on the wire, so the client can show that only it got the line (PROTOCOL.md).
             Target::One(id) => match self.read().clients.get(&id) {
-                Some(c) => usize::from(c.queue(&bytes, self.cfg.send_queue_bytes)),
+                Some(c) => {
+                    let bytes: Bytes = encode_line(&protocol::private_line(&text)).into();
+                    usize::from(c.queue(&bytes, self.cfg.send_queue_bytes))
+                }
                 None => 0,
             },
         };

@@ -4,6 +4,7 @@
 //! per event; saving and file dialogs run on worker threads (see [`save`]).
 
 pub mod chat;
+pub mod palette;
 pub mod save;
 pub mod session;
 pub mod settings;

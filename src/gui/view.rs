@@ -3,7 +3,6 @@
 use egui::{Color32, RichText};
 
 use super::SockchatApp;
-use super::chat::peer_color;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
 use crate::engine::Mode;
@@ -24,6 +23,7 @@ impl SockchatApp {
         let Some(s) = &mut self.session else { return };
         let is_server = s.request.is_server();
         let dark = ui.visuals().dark_mode;
+        let weak = ui.visuals().weak_text_color();
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -126,7 +126,7 @@ impl SockchatApp {
                                 ui.painter().circle_filled(
                                     rect.center(),
                                     5.0,
-                                    peer_color(&c.peer.addr, dark),
+                                    s.chat.colors().color(&c.peer.addr, dark, weak),
                                 );
                                 let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
                                 ui.label(RichText::new(title).strong());

@@ -1101,7 +1101,7 @@ fn window(a: &WindowArgs) -> Res<()> {
         line.pop();
         let text = String::from_utf8(line.clone()).map_err(|e| e.to_string())?;
         let origin = Origin::Remote { from: peers[i % 100].clone(), relayed: false };
-        Ok(Event::Message(Message { seq: i as u64, time, origin, text, truncated: false }))
+        Ok(Event::Message(Message { seq: i as u64, time, origin, text, truncated: false, private: false }))
     };
     let before = rss_kib();
     let t0 = Instant::now();
