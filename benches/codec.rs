@@ -80,7 +80,14 @@ fn message(text: &str) -> Event {
     p.host = Some("localhost".into());
     p.name = Some("ann".into());
     let origin = Origin::Remote { from: Arc::new(p), relayed: false };
-    Event::Message(Message { seq: 1, time: model::now(), origin, text: text.into(), truncated: false })
+    Event::Message(Message {
+        seq: 1,
+        time: model::now(),
+        origin,
+        text: text.into(),
+        truncated: false,
+        private: false,
+    })
 }
 
 fn formatting(c: &mut Criterion) {

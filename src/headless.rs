@@ -46,6 +46,7 @@ impl Printer {
         time: OffsetDateTime,
         from: &Arc<Peer>,
         relayed: bool,
+        private: bool,
         lines: impl Iterator<Item = (impl AsRef<str>, bool)>,
     ) -> io::Result<()> {
         let hms = time.to_hms();
@@ -64,6 +65,9 @@ impl Printer {
             if relayed {
                 out.write_all(b" (relayed)")?;
             }
+            if private {
+                out.write_all(model::PRIVATE_TO_YOU.as_bytes())?;
+            }
             out.write_all(b": ")?;
             out.write_all(text.as_ref().as_bytes())?;
             if truncated {
@@ -77,7 +81,7 @@ impl Printer {
     /// Writes a batch of received lines: one line each, as [`write`](Self::write) would for their messages.
     pub fn write_lines(&mut self, out: &mut impl Write, b: &LineBatch) -> io::Result<()> {
         match self.format {
-            Format::Text => self.write_remote(out, b.time, &b.from, b.relayed, b.lines()),
+            Format::Text => self.write_remote(out, b.time, &b.from, b.relayed, b.private, b.lines()),
             Format::Json => b.messages().try_for_each(|m| self.write(out, &Event::Message(m))),
         }
     }
@@ -115,7 +119,7 @@ impl Printer {
             Event::Message(m) if self.format == Format::Text => {
                 if let Origin::Remote { from, relayed } = &m.origin {
                     let line = std::iter::once((m.text.as_str(), m.truncated));
-                    return self.write_remote(out, m.time, from, *relayed, line);
+                    return self.write_remote(out, m.time, from, *relayed, m.private, line);
                 }
             }
             _ => {}
@@ -208,6 +212,14 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
         if let Event::Error { fatal: true, text, .. } = ev {
             failed = true;
             eprintln!("sockchat: {text}");
+            // Said on stderr, where a person looks for why the program stopped; text output does not say
+            // it twice, while --json keeps it as an event for programs.
+            if format == Format::Text {
+                if let Some(l) = &log {
+                    l.record(ev);
+                }
+                return Ok(());
+            }
         }
         if let Some(l) = &log {
             l.record(ev);
@@ -284,7 +296,14 @@ mod tests {
 
     fn msg(from: &Arc<Peer>, relayed: bool, text: &str, truncated: bool) -> Event {
         let origin = Origin::Remote { from: from.clone(), relayed };
-        Event::Message(Message { seq: 1, time: model::now(), origin, text: text.into(), truncated })
+        Event::Message(Message {
+            seq: 1,
+            time: model::now(),
+            origin,
+            text: text.into(),
+            truncated,
+            private: false,
+        })
     }
 
     /// The cached fast path for received messages must print exactly what `format_line` says.
@@ -344,5 +363,43 @@ mod tests {
             let mark = if format == Format::Text { "(relayed)" } else { "\"relayed\":true" };
             assert_eq!(String::from_utf8_lossy(&single).contains(mark), relayed);
         }
+    }
+
+    /// A client prints the server's lines as the server's, and a line only it got as private.
+    #[test]
+    fn the_servers_private_lines_are_labelled_in_text_and_json() {
+        let mut server = Peer::new(0, "127.0.0.1:17900".parse().unwrap());
+        server.server = true;
+        server.host = Some("localhost".into());
+        let server = Arc::new(server);
+        for private in [false, true] {
+            let mut b = LineBatch::new(1, model::now(), server.clone(), false);
+            b.private = private;
+            b.push("see me after class", false);
+            let mut text = Vec::new();
+            Printer::new(Format::Text).write_lines(&mut text, &b).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            let want = if private {
+                "server localhost (127.0.0.1:17900) (private: to you only): see me after class\n"
+            } else {
+                "server localhost (127.0.0.1:17900): see me after class\n"
+            };
+            assert!(text.ends_with(want), "{text:?}");
+            let mut json = Vec::new();
+            Printer::new(Format::Json).write_lines(&mut json, &b).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert_eq!((v["private"].as_bool(), v["from_server"].as_bool()), (Some(private), Some(true)));
+            assert_eq!(v["peer"]["server"], true);
+        }
+        // A relayed line is never the server's, whatever its sender's flag.
+        let m = Message {
+            seq: 0,
+            time: model::now(),
+            origin: Origin::Remote { from: server, relayed: true },
+            text: "x".into(),
+            truncated: false,
+            private: false,
+        };
+        assert!(!m.from_server());
     }
 }

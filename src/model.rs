@@ -28,11 +28,14 @@ pub struct Peer {
     /// It shut down its sending side (`shutdown(SHUT_WR)`, `nc < /dev/null`): TCP's half-close. A duplex
     /// or room server keeps it, sending to it, until it closes; showing it lets a class see that state.
     pub done_sending: bool,
+    /// It is the server we are a client of: set only by the client engine for its own connection, never
+    /// from anything a peer sends, so a line can be shown as the server's only when it really is.
+    pub server: bool,
 }
 
 impl Peer {
     pub fn new(id: PeerId, addr: SocketAddr) -> Self {
-        Peer { id, addr: canonical(addr), host: None, name: None, done_sending: false }
+        Peer { id, addr: canonical(addr), host: None, name: None, done_sending: false, server: false }
     }
 
     /// Host name when known, otherwise the IP: what a person would call the machine.
@@ -43,9 +46,10 @@ impl Peer {
         }
     }
 
-    /// `host (ip:port) name`, the label a chat line carries.
+    /// `host (ip:port) name`, the label a chat line carries; `server host (ip:port)` for our server.
     pub fn label(&self) -> String {
-        let mut s = format!("{} ({})", self.host_or_ip(), self.addr);
+        let server = if self.server { "server " } else { "" };
+        let mut s = format!("{server}{} ({})", self.host_or_ip(), self.addr);
         if let Some(n) = &self.name {
             let _ = write!(s, " {n}");
         }
@@ -59,6 +63,7 @@ impl Peer {
             "host": self.host,
             "name": self.name,
             "done_sending": self.done_sending,
+            "server": self.server,
         })
     }
 }
@@ -93,6 +98,21 @@ pub struct Message {
     pub text: String,
     /// The line was longer than the engine's limit and was cut (see README).
     pub truncated: bool,
+    /// A line the server sent to this client only (`[private] `, PROTOCOL.md). Our own lines to one
+    /// client say so by their target instead.
+    pub private: bool,
+}
+
+impl Message {
+    /// Sent to one client only: received as such, or sent by us to one client.
+    pub fn is_private(&self) -> bool {
+        self.private || matches!(self.origin, Origin::Local { to: Some(Target::One(_)) })
+    }
+
+    /// Received from the server we are a client of, not relayed from another client.
+    pub fn from_server(&self) -> bool {
+        matches!(&self.origin, Origin::Remote { from, relayed: false } if from.server)
+    }
 }
 
 /// The lines one peer's read brought, as the engine hands them over under load: one text buffer and one
@@ -106,6 +126,8 @@ pub struct LineBatch {
     pub time: OffsetDateTime,
     pub from: Arc<Peer>,
     pub relayed: bool,
+    /// Every line of the batch was sent to us only (see [`Message::private`]).
+    pub private: bool,
     text: String,
     /// End of each line in `text`, and whether that line was cut.
     ends: Vec<(usize, bool)>,
@@ -113,7 +135,7 @@ pub struct LineBatch {
 
 impl LineBatch {
     pub fn new(first_seq: u64, time: OffsetDateTime, from: Arc<Peer>, relayed: bool) -> Self {
-        LineBatch { first_seq, time, from, relayed, text: String::new(), ends: Vec::new() }
+        LineBatch { first_seq, time, from, relayed, private: false, text: String::new(), ends: Vec::new() }
     }
 
     /// A batch that will take about `bytes` of text, so building it does not reallocate.
@@ -191,6 +213,7 @@ impl LineBatch {
             origin: Origin::Remote { from: self.from.clone(), relayed: self.relayed },
             text: self.text[start..end].to_string(),
             truncated,
+            private: self.private,
         })
     }
 
@@ -210,6 +233,8 @@ pub enum DisconnectReason {
     Error(String),
     /// A policy of ours: idle, not reading, flooding.
     Policy(String),
+    /// Client: the server said it was being stopped, then closed.
+    ServerStopped,
 }
 
 impl DisconnectReason {
@@ -219,6 +244,7 @@ impl DisconnectReason {
             DisconnectReason::ByUs => "closed by us".into(),
             DisconnectReason::Error(e) => format!("connection lost: {e}"),
             DisconnectReason::Policy(p) => p.clone(),
+            DisconnectReason::ServerStopped => "the server was stopped".into(),
         }
     }
 }
@@ -383,9 +409,17 @@ fn target_label(to: &Option<Target>, peer_name: &dyn Fn(PeerId) -> Option<String
     match to {
         None => "server".into(),
         Some(Target::All) => "all".into(),
-        Some(Target::One(id)) => peer_name(*id).unwrap_or_else(|| format!("client #{id}")),
+        Some(Target::One(id)) => {
+            let who = peer_name(*id).unwrap_or_else(|| format!("client #{id}"));
+            format!("{who} only{PRIVATE_MARK}")
+        }
     }
 }
+
+/// How a line sent to one client only is marked where it was sent from.
+pub const PRIVATE_MARK: &str = " (private)";
+/// How such a line is marked where it arrives.
+pub const PRIVATE_TO_YOU: &str = " (private: to you only)";
 
 /// What a peer's new snapshot is worth a line for, if anything: a new name, or the end of its sending
 /// (a host name arriving is not: lists and later lines show it).
@@ -417,7 +451,8 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
                 Origin::Local { to } => format!("-> {}: {}{cut}", target_label(to, peer_name), m.text),
                 Origin::Remote { from, relayed } => {
                     let via = if *relayed { " (relayed)" } else { "" };
-                    format!("{}{via}: {}{cut}", from.label(), m.text)
+                    let private = if m.private { PRIVATE_TO_YOU } else { "" };
+                    format!("{}{via}{private}: {}{cut}", from.label(), m.text)
                 }
             }
         }
@@ -455,7 +490,13 @@ pub fn to_json(ev: &Event) -> Value {
         }),
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
-            let mut v = json!({ "seq": m.seq, "text": m.text, "truncated": m.truncated });
+            let mut v = json!({
+                "seq": m.seq,
+                "text": m.text,
+                "truncated": m.truncated,
+                "private": m.is_private(),
+                "from_server": m.from_server(),
+            });
             match &m.origin {
                 Origin::Local { to } => {
                     v["dir"] = "out".into();
@@ -584,6 +625,7 @@ mod tests {
             origin,
             text: text.into(),
             truncated: false,
+            private: false,
         })
     }
 
@@ -647,9 +689,9 @@ mod tests {
     fn outgoing_names_the_target() {
         let names = |id: PeerId| (id == 3).then(|| "bob".to_string());
         let ev = msg(Origin::Local { to: Some(Target::One(3)) }, "yo");
-        assert_eq!(describe(&ev, &names), "-> bob: yo");
+        assert_eq!(describe(&ev, &names), "-> bob only (private): yo");
         let ev = msg(Origin::Local { to: Some(Target::One(9)) }, "yo");
-        assert_eq!(describe(&ev, &names), "-> client #9: yo");
+        assert_eq!(describe(&ev, &names), "-> client #9 only (private): yo");
         let ev = msg(Origin::Local { to: None }, "yo");
         assert_eq!(describe(&ev, &names), "-> server: yo");
     }

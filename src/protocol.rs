@@ -14,9 +14,14 @@ use crate::model::Peer;
 
 const NAME_PREFIX: &str = "/name ";
 const RELAY_PREFIX: &str = "[from ";
+const PRIVATE_PREFIX: &str = "[private] ";
 
 /// Longest display name kept, in characters.
 pub const MAX_NAME: usize = 32;
+
+/// What a server tells its clients as it is stopped on purpose, so they can say so rather than report
+/// a connection closed for no reason.
+pub const STOPPING_NOTICE: &str = "sockchat: the server is stopping";
 
 /// Longest host name a relay label carries, in bytes: the most a DNS name can be (RFC 1035).
 pub const MAX_HOST: usize = 253;
@@ -132,9 +137,28 @@ pub fn push_relay_text(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
     out.push(b'\n');
 }
 
-/// The server's own text must not be mistaken for a relay, so a leading `[from ` gets a space before it.
+/// The server's own text to everyone must not be mistaken for a relay or a private line, so a leading
+/// `[from ` or `[private] ` gets a space before it.
 pub fn escape_own(text: &str) -> Cow<'_, str> {
-    if text.starts_with(RELAY_PREFIX) { format!(" {text}").into() } else { text.into() }
+    if text.starts_with(RELAY_PREFIX) || text.starts_with(PRIVATE_PREFIX) {
+        format!(" {text}").into()
+    } else {
+        text.into()
+    }
+}
+
+/// How the server sends its own text to one client only: `[private] TEXT`. Only the first prefix counts
+/// on the receiving side, so the text needs no escaping (`[private] [from ...]` is private text, not a
+/// relay).
+pub fn private_line(text: &str) -> String {
+    format!("{PRIVATE_PREFIX}{text}")
+}
+
+/// The text of a line the server sent to us only; `None` for anything else. A client checks this only on
+/// lines that are not relays: a room client's `[private] ...` reaches the others behind its `[from ...]`
+/// label, so no client can make its line look private (or look like the server's).
+pub fn parse_private(line: &str) -> Option<&str> {
+    line.strip_prefix(PRIVATE_PREFIX)
 }
 
 /// A relayed line's original sender and text; `None` for anything else.
@@ -254,5 +278,25 @@ mod tests {
         assert_eq!(parse_relay("[from nonsense] x"), None);
         assert_eq!(parse_relay(&escape_own("[from 1.2.3.4:5 h n] fake")), None);
         assert_eq!(escape_own("plain"), "plain");
+    }
+
+    #[test]
+    fn private_lines_round_trip_and_cannot_be_faked() {
+        assert_eq!(private_line("see me after class"), "[private] see me after class");
+        assert_eq!(parse_private(&private_line("see me")), Some("see me"));
+        assert_eq!(parse_private(&private_line("[private] x")), Some("[private] x"), "only the first counts");
+        let inner = private_line("[from 1.2.3.4:5 h n] x");
+        assert_eq!(parse_relay(&inner), None, "private text that looks like a relay is not one");
+        assert_eq!(parse_private(&inner), Some("[from 1.2.3.4:5 h n] x"));
+        // The server's text to everyone that starts like a private line is escaped, so it is not one.
+        assert_eq!(escape_own("[private] to all"), " [private] to all");
+        assert_eq!(parse_private(&escape_own("[private] to all")), None);
+        assert_eq!(parse_private("hello [private] x"), None);
+        assert_eq!(parse_private("[private]x"), None);
+        // A client's own "[private] ..." reaches the others relayed: the relay label comes first.
+        let p = Peer::new(1, "127.0.0.1:4000".parse().unwrap());
+        let relayed = relay_line(&p, "[private] fake");
+        assert_eq!(parse_private(&relayed), None);
+        assert_eq!(parse_relay(&relayed).map(|r| r.text), Some("[private] fake"));
     }
 }

@@ -79,7 +79,7 @@ fn duplex_server_sends_to_all_or_to_one() {
     assert_eq!(b.line(), "to everyone");
     engine.send(Command::Send { to: Target::One(ida), text: "just a".into() });
     engine.send(Command::Send { to: Target::All, text: "marker".into() });
-    assert_eq!(a.line(), "just a");
+    assert_eq!(a.line(), "[private] just a", "marked private on the wire (PROTOCOL.md)");
     assert_eq!(a.line(), "marker");
     assert_eq!(b.line(), "marker", "b must not get a's private line");
     // Our own messages are in the event stream too, naming their target.
@@ -321,6 +321,30 @@ fn stop_closes_clients_joins_threads_and_frees_the_port() {
     assert_eq!(gone, 3, "each client's end is reported: {rest:?}");
     // The listening socket is gone: the same port binds again at once.
     TcpListener::bind(addr).expect("port is free after stop");
+}
+
+#[test]
+fn clients_are_told_the_server_is_stopping_and_a_sockchat_client_says_so() {
+    let (engine, addr) = server(Mode::Duplex);
+    let mut raw = Raw::connect(addr);
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    let client = Engine::client(ClientConfig { addr: addr.to_string(), ..ClientConfig::default() }, None);
+    wait_for(client.events(), |e| matches!(e, Event::Connected { .. }));
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    engine.stop();
+    assert_eq!(raw.line(), "sockchat: the server is stopping", "a plain client reads it as a line");
+    assert!(raw.closed());
+    let rest = wait_closed(client.events());
+    let reasons: Vec<&DisconnectReason> = rest
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnected { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [&DisconnectReason::ServerStopped], "{rest:#?}");
+    assert_eq!(reasons[0].describe(), "the server was stopped");
+    assert!(!rest.iter().any(|e| matches!(e, Event::Message(_))), "the notice is not shown as a message");
 }
 
 #[test]

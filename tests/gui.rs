@@ -39,7 +39,14 @@ fn wait_for(
 /// A message from `from`, as the engine would hand it over: for feeding a history without a network.
 fn received(from: &std::sync::Arc<Peer>, seq: u64, text: String) -> Event {
     let origin = Origin::Remote { from: from.clone(), relayed: false };
-    Event::Message(Message { seq, time: sockchat::model::now(), origin, text, truncated: false })
+    Event::Message(Message {
+        seq,
+        time: sockchat::model::now(),
+        origin,
+        text,
+        truncated: false,
+        private: false,
+    })
 }
 
 fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
@@ -100,7 +107,7 @@ fn server_shows_a_raw_clients_message_with_host_and_port_and_answers_it() {
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
     assert_eq!(read_line_within(&mut r).trim_end(), "welcome, zed");
-    wait_for(&mut h, "our own line", |h| has_text(h, "you -> everyone: welcome, zed"));
+    wait_for(&mut h, "our own line", |h| has_text(h, "you (server) -> everyone: welcome, zed"));
 
     // Disconnect from the list closes the client's connection.
     h.get_by_label("Disconnect").click();
@@ -430,4 +437,133 @@ fn a_flood_keeps_the_history_bounded_and_says_how_much_left() {
     );
     assert!(text.starts_with(&format!("# {note}\n")));
     assert!(text.trim_end().ends_with(&format!("flood {}", lines - 1)));
+}
+
+/// The client list's colour dots as drawn in the last frame, top to bottom.
+fn dot_colours(h: &Harness<'static, SockchatApp>) -> Vec<egui::Color32> {
+    fn walk(shape: &egui::Shape, out: &mut Vec<(f32, egui::Color32)>) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
+            egui::Shape::Circle(c) if c.radius == 5.0 => out.push((c.center.y, c.fill)),
+            _ => {}
+        }
+    }
+    let mut dots = Vec::new();
+    for c in &h.output().shapes {
+        walk(&c.shape, &mut dots);
+    }
+    dots.sort_by(|a, b| a.0.total_cmp(&b.0));
+    dots.into_iter().map(|d| d.1).collect()
+}
+
+fn distinct(colours: &[egui::Color32]) -> usize {
+    colours.iter().collect::<std::collections::HashSet<_>>().len()
+}
+
+#[test]
+fn twelve_clients_get_twelve_colours_and_one_that_leaves_frees_its_colour() {
+    let mut h = Harness::builder()
+        .with_size([1000.0, 1900.0])
+        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false));
+    let addr = start_server(&mut h, "room");
+    let mut clients: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    wait_for(&mut h, "twelve clients", |h| has_text(h, "Clients (12)"));
+    h.run_steps(2);
+    let dots = dot_colours(&h);
+    assert_eq!(dots.len(), 12, "one dot per client: {dots:?}");
+    assert_eq!(distinct(&dots), 12, "twelve connected clients, twelve colours: {dots:?}");
+
+    // The server closes the fifth (a client that only closes its side would stay, finished sending).
+    h.get_all_by_label("Disconnect").nth(4).unwrap().click();
+    wait_for(&mut h, "the leaver to go", |h| has_text(h, "Clients (11)"));
+    h.run_steps(2);
+    let left = dot_colours(&h);
+    assert_eq!(left.len(), 11);
+    let freed: Vec<_> = dots.iter().filter(|c| !left.contains(c)).collect();
+    assert_eq!(freed, [&dots[4]], "the others keep their colours");
+
+    clients.push(TcpStream::connect(addr).unwrap());
+    wait_for(&mut h, "the newcomer", |h| has_text(h, "Clients (12)"));
+    h.run_steps(2);
+    let now = dot_colours(&h);
+    assert_eq!(distinct(&now), 12, "{now:?}");
+    assert_eq!(now.last(), Some(&dots[4]), "the newcomer (last in the list) gets the freed colour");
+}
+
+#[test]
+fn the_servers_private_line_is_marked_in_both_windows() {
+    // Wide enough that the server's line, which names the client in full, is one row.
+    let mut srv = Harness::builder()
+        .with_size([1600.0, 700.0])
+        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false));
+    let addr = start_server(&mut srv, "duplex");
+    let mut cli = app();
+    cli.get_by_label("Client").click();
+    cli.run_steps(2);
+    set_field(&mut cli, "Server host", "127.0.0.1");
+    set_field(&mut cli, "Server port", &addr.port().to_string());
+    set_field(&mut cli, "Your name", "tess");
+    cli.get_by_label("Connect").click();
+    wait_for(&mut cli, "the connection", |h| h.state().in_chat());
+    wait_for(&mut srv, "tess in the list", |h| {
+        h.state()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.clients.values().any(|c| c.peer.name.as_deref() == Some("tess")))
+    });
+
+    srv.get_by_label("Send to this one").click();
+    srv.run_steps(2);
+    srv.get_by_label("Message").focus();
+    srv.run_steps(1);
+    srv.get_by_label("Message").type_text("see me after class");
+    srv.key_press(egui::Key::Enter);
+    wait_for(&mut srv, "the server's line", |h| has_text(h, "see me after class"));
+    let own = srv.get_by_label_contains("see me after class").value().unwrap_or_default();
+    assert!(own.contains(" you (server) -> ") && own.contains(" tess only (private): "), "{own:?}");
+
+    wait_for(&mut cli, "the private line at the client", |h| has_text(h, "see me after class"));
+    let got = cli.get_by_label_contains("see me after class").value().unwrap_or_default();
+    assert!(got.contains(&format!(" ({addr}) (private: to you only): see me after class")), "{got:?}");
+    assert!(got.split_whitespace().nth(1) == Some("server"), "labelled as the server's: {got:?}");
+
+    // Back to everyone: still the server's, no longer private.
+    srv.get_by_label("Sending to this one").click();
+    srv.run_steps(2);
+    srv.get_by_label("Message").focus();
+    srv.run_steps(1);
+    srv.get_by_label("Message").type_text("hello all");
+    srv.key_press(egui::Key::Enter);
+    wait_for(&mut srv, "the line to all", |h| has_text(h, "you (server) -> everyone: hello all"));
+    wait_for(&mut cli, "the line to all at the client", |h| has_text(h, "hello all"));
+    let got = cli.get_by_label_contains("hello all").value().unwrap_or_default();
+    assert!(got.contains(&format!(" ({addr}): hello all")) && !got.contains("private"), "{got:?}");
+    assert!(got.split_whitespace().nth(1) == Some("server"), "{got:?}");
+}
+
+/// The harness panics on a glyph its fonts lack, so drawing these lines at all shows that emoji have
+/// glyphs; the font check says it of each character in both families.
+#[test]
+fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all("/name ann🎉\nparty 🎉 time 😀 ❤ 👍 😊\n".as_bytes()).unwrap();
+    wait_for(&mut h, "the emoji line", |h| has_text(h, "party 🎉 time 😀 ❤ 👍 😊"));
+    wait_for(&mut h, "the emoji name in the list", |h| h.query_all_by_label("ann🎉").next().is_some());
+    h.get_by_label("Message").focus();
+    h.run_steps(1);
+    h.get_by_label("Message").type_text("thanks 🙏");
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert_eq!(read_line_within(&mut r).trim_end(), "thanks 🙏");
+    wait_for(&mut h, "our emoji line", |h| has_text(h, "you (server) -> everyone: thanks 🙏"));
+    for family in [egui::FontFamily::Monospace, egui::FontFamily::Proportional] {
+        let font = egui::FontId::new(14.0, family);
+        for c in "🎉😀❤👍😊🙏".chars() {
+            assert!(h.ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c:?} in {font:?}");
+        }
+    }
 }

@@ -121,7 +121,7 @@ fn half_closed_client_keeps_receiving_in_duplex_until_it_closes() {
     engine.send(Command::Send { to: Target::All, text: "still there?".into() });
     assert_eq!(c.line(), "still there?");
     engine.send(Command::Send { to: Target::One(1), text: "just you".into() });
-    assert_eq!(c.line(), "just you");
+    assert_eq!(c.line(), "[private] just you");
     let before: Vec<Event> = engine.events().try_iter().collect();
     assert!(!before.iter().any(|e| matches!(e, Event::Disconnected { .. })), "{before:?}");
     // Now it closes for good: nothing tells the server until it sends again, and the reset that

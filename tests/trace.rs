@@ -376,3 +376,31 @@ fn the_terminal_prints_calls_marked_apart_from_messages_and_as_json() {
         }
     }
 }
+
+#[test]
+fn a_client_turned_away_is_told_and_closed_on_the_listeners_lane() {
+    let cfg = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        max_clients: 1,
+        trace: TraceMode::On,
+        ..ServerConfig::default()
+    };
+    let engine = Engine::server(cfg, None);
+    let evs = until(engine.events(), |e| matches!(e, Event::Listening { .. }));
+    let Some(Event::Listening { addr, .. }) = evs.last() else { unreachable!() };
+    let _first = Raw::connect(*addr);
+    until(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    let mut second = Raw::connect(*addr);
+    let evs = until(engine.events(), |e| matches!(e, Event::Refused { .. }));
+    let all = calls(&evs);
+    let accepted = all.iter().rfind(|c| c.name == "accept" && !c.is_waiting()).expect("accept");
+    let fd = fd_in(result(accepted));
+    let after: Vec<&str> = all
+        .iter()
+        .filter(|c| c.fd == Some(fd) && c.lane == Lane::Listener && c.name != "accept")
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(after, ["send", "shutdown", "close"], "{:#?}", lines(&all));
+    assert!(second.line().starts_with("sockchat: server full"));
+    engine.stop();
+}

@@ -45,6 +45,7 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         Err(e) => return sink.error(None, format!("connection lost at once: {}", describe_io(&e)), true),
     };
     let mut peer = Peer::new(0, canonical(peer_addr));
+    peer.server = true;
     if host.parse::<IpAddr>().is_err() {
         peer.host = Some(host);
     }
@@ -204,13 +205,20 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let mut run: Option<LineBatch> = None;
     let mut ids = RelayIds::default();
     let mut flow = Flow::default();
+    let mut stopped = false;
     let mut input: &TcpStream = stream;
     let end = loop {
         match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
             Ok(0) => break DisconnectReason::Closed,
             Ok(n) => {
                 let time = model::now();
-                dec.feed(&buf[..n], &mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
+                dec.feed(&buf[..n], &mut |l| {
+                    if l.text == protocol::STOPPING_NOTICE {
+                        stopped = true;
+                    } else {
+                        on_line(sink, slot, time, &mut run, &mut ids, l);
+                    }
+                });
                 flush(sink, &mut run);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -221,6 +229,10 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let time = model::now();
     dec.finish(&mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
     flush(sink, &mut run);
+    let end = match end {
+        DisconnectReason::Closed | DisconnectReason::Error(_) if stopped => DisconnectReason::ServerStopped,
+        e => e,
+    };
     let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
     sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
 }
@@ -250,11 +262,18 @@ fn on_line(
             r.text
         }
         None => {
-            if run.as_ref().is_none_or(|b| b.relayed) {
+            // The server's own line: to everyone, or to us only.
+            let (text, private) = match protocol::parse_private(&line.text) {
+                Some(t) => (t, true),
+                None => (line.text.as_str(), false),
+            };
+            if run.as_ref().is_none_or(|b| b.relayed || b.private != private) {
                 flush(sink, run);
-                *run = Some(LineBatch::new(0, time, snapshot(slot), false));
+                let mut b = LineBatch::new(0, time, snapshot(slot), false);
+                b.private = private;
+                *run = Some(b);
             }
-            line.text.as_str()
+            text
         }
     };
     if let Some(b) = run {

@@ -394,7 +394,14 @@ impl EventSink {
 
     pub(crate) fn message(&self, origin: Origin, text: String, truncated: bool) {
         let seq = self.reserve_seq(1);
-        self.emit(Event::Message(Message { seq, time: model::now(), origin, text, truncated }));
+        self.emit(Event::Message(Message {
+            seq,
+            time: model::now(),
+            origin,
+            text,
+            truncated,
+            private: false,
+        }));
     }
 
     /// The engine is stopping: see [`Stopper::stop`].

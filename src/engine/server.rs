@@ -205,7 +205,8 @@ impl Shared {
 
     fn admit(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         if let Some(why) = self.cfg.access.check(addr.ip()) {
-            drop(stream);
+            // Closed at once; the trace shows the close on the listener's lane (it never became a client).
+            drop(Sock::new(stream, Lane::Listener, &self.sink));
             return self.refuse(addr, why.into());
         }
         let mut st = self.write();
@@ -230,8 +231,17 @@ impl Shared {
         if let Some((notice, why)) = full {
             drop(st);
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = (&stream).write_all(format!("sockchat: {notice}\n").as_bytes());
-            let _ = stream.shutdown(Shutdown::Both);
+            let sock = Sock::new(stream, Lane::Listener, &self.sink);
+            let notice = format!("sockchat: {notice}\n");
+            let fd = sock.fd().unwrap_or(-1);
+            let rec = self.sink.call("send", Lane::Listener, sock.fd(), Some(addr), || {
+                format!("fd {fd}, {} bytes", notice.len())
+            });
+            let mut out: &TcpStream = &sock;
+            let sent = out.write_all(notice.as_bytes());
+            self.sink.ended(rec, &sent, |()| notice.len().to_string());
+            let _ = sock.shutdown(Shutdown::Both, &self.sink);
+            drop(sock);
             return self.refuse(addr, why);
         }
         let _ = stream.set_nodelay(true);
@@ -565,11 +575,14 @@ impl Shared {
             );
         }
         let text = one_line(text).into_owned();
-        let bytes: Bytes = encode_line(&protocol::escape_own(&text)).into();
         let reached = match to {
-            Target::All => self.broadcast(&bytes, None),
+            Target::All => self.broadcast(&encode_line(&protocol::escape_own(&text)).into(), None),
+            // Marked on the wire, so the client can show that only it got the line (PROTOCOL.md).
             Target::One(id) => match self.read().clients.get(&id) {
-                Some(c) => usize::from(c.queue(&bytes, self.cfg.send_queue_bytes)),
+                Some(c) => {
+                    let bytes: Bytes = encode_line(&protocol::private_line(&text)).into();
+                    usize::from(c.queue(&bytes, self.cfg.send_queue_bytes))
+                }
                 None => 0,
             },
         };
@@ -602,7 +615,11 @@ impl Shared {
         {
             let mut st = self.write();
             st.stopping = true;
+            // Said first, so a client can tell a stop from a crash (best effort: a client whose queue is
+            // still full of lines may not get it before the close).
+            let notice: Bytes = encode_line(protocol::STOPPING_NOTICE).into();
             for c in st.clients.values() {
+                c.queue(&notice, self.cfg.send_queue_bytes);
                 c.close(DisconnectReason::ByUs);
             }
         }

@@ -16,6 +16,7 @@ use egui::text::LayoutJob;
 use egui::{Color32, FontId, TextFormat, TextStyle, TextWrapMode};
 use time::OffsetDateTime;
 
+use super::palette::PeerColors;
 use crate::model::{self, Event, Message, Origin, PeerId, Target};
 
 mod text;
@@ -160,37 +161,8 @@ pub struct ChatLog {
     pub clicked: Option<usize>,
     /// A display line to scroll into view on the next frame ([`ChatLog::scroll_to`]).
     reveal_line: Option<usize>,
-}
-
-/// A colour per peer, from its address, so the same connection keeps its colour all session long.
-pub fn peer_color(addr: &SocketAddr, dark: bool) -> Color32 {
-    const DARK: [Color32; 8] = [
-        Color32::from_rgb(0x6c, 0xb6, 0xff),
-        Color32::from_rgb(0xff, 0xa6, 0x57),
-        Color32::from_rgb(0x7e, 0xe7, 0x87),
-        Color32::from_rgb(0xf7, 0x8c, 0xc6),
-        Color32::from_rgb(0xd2, 0xa8, 0xff),
-        Color32::from_rgb(0x56, 0xd4, 0xdd),
-        Color32::from_rgb(0xe3, 0xd0, 0x6a),
-        Color32::from_rgb(0xff, 0x7b, 0x72),
-    ];
-    const LIGHT: [Color32; 8] = [
-        Color32::from_rgb(0x09, 0x5b, 0xc2),
-        Color32::from_rgb(0xb3, 0x4d, 0x00),
-        Color32::from_rgb(0x1a, 0x7f, 0x37),
-        Color32::from_rgb(0xbf, 0x39, 0x89),
-        Color32::from_rgb(0x82, 0x50, 0xdf),
-        Color32::from_rgb(0x0a, 0x7d, 0x86),
-        Color32::from_rgb(0x8a, 0x6d, 0x00),
-        Color32::from_rgb(0xcf, 0x22, 0x2e),
-    ];
-    // FNV-1a: stable across runs, unlike the std hasher.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in addr.to_string().bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    let i = (h % 8) as usize;
-    if dark { DARK[i] } else { LIGHT[i] }
+    /// Each peer's colour: a connected peer's is its own (see [`PeerColors`]).
+    colors: PeerColors,
 }
 
 impl Default for ChatLog {
@@ -218,7 +190,13 @@ impl ChatLog {
             highlight: HashSet::new(),
             clicked: None,
             reveal_line: None,
+            colors: PeerColors::default(),
         }
+    }
+
+    /// Who has which colour: the client list paints its dots with them.
+    pub fn colors(&self) -> &PeerColors {
+        &self.colors
     }
 
     pub fn with_limit(limit: HistoryLimit) -> Self {
@@ -312,6 +290,16 @@ impl ChatLog {
         if let Event::Message(m) = &ev {
             self.text_bytes += m.text.len();
         }
+        // A server's clients come and go with these events; a client hears of the room's other senders
+        // only as their lines arrive, and never of their leaving.
+        match &ev {
+            Event::Connected { peer, .. } => _ = self.colors.arrive(peer.addr),
+            Event::Disconnected { peer, .. } => self.colors.leave(peer.addr),
+            Event::Message(Message { origin: Origin::Remote { from, .. }, .. }) => {
+                _ = self.colors.arrive(from.addr);
+            }
+            _ => {}
+        }
         self.events.push(Arc::new(ev));
         self.measure_last();
         self.trim();
@@ -390,7 +378,9 @@ impl ChatLog {
         };
         match &m.origin {
             Origin::Local { to } => {
-                out.add_clean("you -> ", true, Paint::Own);
+                // Only a server sends with a target: its lines say they are the server's.
+                let you = if to.is_some() { "you (server) -> " } else { "you -> " };
+                out.add_clean(you, true, Paint::Own);
                 match to {
                     None => out.add_clean("server", true, Paint::Own),
                     Some(Target::All) => out.add_clean("everyone", true, Paint::Own),
@@ -400,6 +390,8 @@ impl ChatLog {
                             Ok(t) => out.add(&self.targets[t].1, Paint::Own),
                             Err(_) => out.add(&format!("client #{id}"), Paint::Own),
                         }
+                        out.add_clean(" only", true, Paint::Own);
+                        out.add_clean(model::PRIVATE_MARK, true, Paint::Own);
                     }
                 }
                 out.add_clean(": ", true, Paint::Own);
@@ -414,6 +406,9 @@ impl ChatLog {
                 out.add_clean(label, *ascii, who);
                 if *relayed {
                     out.add_clean(" (relayed)", true, who);
+                }
+                if m.private {
+                    out.add_clean(model::PRIVATE_TO_YOU, true, who);
                 }
                 out.add_clean(": ", true, who);
             }
@@ -505,7 +500,7 @@ impl ChatLog {
                 continue;
             }
             let mut f = fmt(match p {
-                Paint::Who(addr) => peer_color(addr, vis.dark_mode),
+                Paint::Who(addr) => self.colors.color(addr, vis.dark_mode, vis.weak_text_color()),
                 Paint::Own => own,
                 Paint::Text => vis.strong_text_color(),
                 Paint::System => sys,

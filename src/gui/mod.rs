@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod chat;
+pub mod palette;
 pub mod save;
 pub mod session;
 pub mod settings;

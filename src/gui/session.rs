@@ -444,6 +444,7 @@ impl Session {
                 if !self.request.is_server() {
                     self.last_reason = Some(match reason {
                         DisconnectReason::ByUs => "Disconnected.".into(),
+                        DisconnectReason::ServerStopped => "The server was stopped.".into(),
                         r => format!("The server went away ({}).", r.describe()),
                     });
                 }

@@ -4,7 +4,6 @@ use egui::{Color32, RichText};
 
 use super::SockchatApp;
 use super::calls;
-use super::chat::peer_color;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
 use crate::calls::Lane;
@@ -29,6 +28,7 @@ impl SockchatApp {
         let calls_open = self.settings.calls_open;
         // A narrow window cannot hold chat, client list and calls side by side: the calls panel wins.
         let narrow = calls_open && ui.available_width() < 900.0;
+        let weak = ui.visuals().weak_text_color();
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -138,7 +138,7 @@ impl SockchatApp {
                                 ui.painter().circle_filled(
                                     rect.center(),
                                     5.0,
-                                    peer_color(&c.peer.addr, dark),
+                                    s.chat.colors().color(&c.peer.addr, dark, weak),
                                 );
                                 let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
                                 ui.label(RichText::new(title).strong());

@@ -15,7 +15,7 @@ use egui::{Color32, RichText};
 
 pub use log::{CallLog, LaneInfo, Selected};
 
-use super::chat::peer_color;
+use super::palette::PeerColors;
 use super::session::{Phase, Session};
 use crate::calls::{Call, CallState, Lane};
 use crate::engine::{Step, TraceMode};
@@ -44,14 +44,14 @@ pub fn tcp_label(calls: &CallLog, lane: Lane) -> Option<String> {
 }
 
 /// The colour of a lane: the peer's chat colour, the text colour for our own sockets, grey once closed.
-pub fn lane_color(l: &LaneInfo, vis: &egui::Visuals) -> Color32 {
+pub fn lane_color(l: &LaneInfo, vis: &egui::Visuals, colors: &PeerColors) -> Color32 {
     if l.closed {
         return vis.weak_text_color().gamma_multiply(0.7);
     }
     match (l.key.lane, l.addr) {
         // Not one of the peers' colours: this program's own sockets.
         (Lane::Setup | Lane::Listener, _) => vis.strong_text_color(),
-        (Lane::Conn(_), Some(a)) => peer_color(&a, vis.dark_mode),
+        (Lane::Conn(_), Some(a)) => colors.color(&a, vis.dark_mode, vis.text_color()),
         (Lane::Conn(_), None) => vis.text_color(),
     }
 }
@@ -87,7 +87,7 @@ pub fn panel(ui: &mut egui::Ui, s: &mut Session) {
         if s.calls.is_empty() {
             ui.label(RichText::new(empty_hint(s)).weak().italics());
         }
-        if let Some(n) = timeline::show(ui, &mut s.calls) {
+        if let Some(n) = timeline::show(ui, &mut s.calls, s.chat.colors()) {
             s.chat.scroll_to(n);
         }
     });
@@ -158,7 +158,7 @@ fn lanes(ui: &mut egui::Ui, s: &Session) {
             ui.label(RichText::new(format!("{skip} older lanes")).small().weak());
         }
         for l in &all[skip..] {
-            let color = lane_color(l, &vis);
+            let color = lane_color(l, &vis, s.chat.colors());
             let mut text = l.title.clone();
             if let Some(fd) = l.fd {
                 text.push_str(&format!(" fd {fd}"));

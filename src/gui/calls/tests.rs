@@ -77,7 +77,14 @@ fn ann() -> Arc<Peer> {
 
 fn message(from: &Arc<Peer>, seq: u64, text: &str) -> Event {
     let origin = Origin::Remote { from: from.clone(), relayed: false };
-    Event::Message(Message { seq, time: model::now(), origin, text: text.into(), truncated: false })
+    Event::Message(Message {
+        seq,
+        time: model::now(),
+        origin,
+        text: text.into(),
+        truncated: false,
+        private: false,
+    })
 }
 
 /// A client `ann` whose "hello" came split over two recvs, then "bye" in a third.

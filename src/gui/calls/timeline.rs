@@ -7,6 +7,7 @@ use egui::{Align2, Color32, FontId, Sense, Stroke, TextStyle};
 use super::log::{CallLog, Row, Selected};
 use super::{LaneInfo, lane_color};
 use crate::calls::CallState;
+use crate::gui::palette::PeerColors;
 
 const COL_W: f32 = 11.0;
 
@@ -33,7 +34,7 @@ pub fn row_text(row: &Row) -> String {
 }
 
 /// Draws the rows; returns the chat entry to bring into view when a `recv` that carried one was clicked.
-pub fn show(ui: &mut egui::Ui, calls: &mut CallLog) -> Option<usize> {
+pub fn show(ui: &mut egui::Ui, calls: &mut CallLog, colors: &PeerColors) -> Option<usize> {
     let font = TextStyle::Monospace.resolve(ui.style());
     let row_h = ui.fonts_mut(|f| f.row_height(&font)).max(14.0) + 2.0;
     let (base, end) = calls.span();
@@ -66,7 +67,7 @@ pub fn show(ui: &mut egui::Ui, calls: &mut CallLog) -> Option<usize> {
                 p.rect_filled(rect, 2.0, vis.widgets.hovered.weak_bg_fill);
             }
             let own = calls.lanes().iter().find(|l| l.key == row.key());
-            gutter_at(&p, rect, abs, calls.lanes(), own, &vis);
+            gutter_at(&p, rect, abs, (calls.lanes(), own), &vis, colors);
             let time = clock(row.start_us);
             let tx = rect.left() + gutter;
             let small = FontId::monospace(font.size * 0.85);
@@ -114,9 +115,9 @@ fn gutter_at(
     p: &egui::Painter,
     rect: egui::Rect,
     abs: u64,
-    lanes: &[LaneInfo],
-    own: Option<&LaneInfo>,
+    (lanes, own): (&[LaneInfo], Option<&LaneInfo>),
     vis: &egui::Visuals,
+    colors: &PeerColors,
 ) {
     let x = |col: usize| rect.left() + 2.0 + col as f32 * COL_W + COL_W / 2.0;
     let cy = rect.center().y;
@@ -127,10 +128,10 @@ fn gutter_at(
         }
         let top = if abs == l.first { cy } else { rect.top() };
         let bottom = if abs == ends { cy } else { rect.bottom() };
-        let stroke = Stroke::new(if l.closed { 1.0 } else { 2.0 }, lane_color(l, vis));
+        let stroke = Stroke::new(if l.closed { 1.0 } else { 2.0 }, lane_color(l, vis, colors));
         p.line_segment([[x(l.col), top].into(), [x(l.col), bottom].into()], stroke);
     }
     if let Some(l) = own {
-        p.circle_filled([x(l.col), cy].into(), 4.0, lane_color(l, vis));
+        p.circle_filled([x(l.col), cy].into(), 4.0, lane_color(l, vis, colors));
     }
 }

@@ -1,6 +1,7 @@
 use super::*;
 use std::ops::Range;
 
+use crate::gui::palette::slot_color;
 use crate::model::Peer;
 
 /// Each wrapped line of `s`, at most `width` characters, cut after the last space in reach if any.
@@ -26,7 +27,14 @@ fn peer(id: PeerId, port: u16, name: Option<&str>) -> Arc<Peer> {
 }
 
 fn msg(origin: Origin, text: &str) -> Event {
-    Event::Message(Message { seq: 0, time: model::now(), origin, text: text.into(), truncated: false })
+    Event::Message(Message {
+        seq: 0,
+        time: model::now(),
+        origin,
+        text: text.into(),
+        truncated: false,
+        private: false,
+    })
 }
 
 /// One of each kind of entry, short and long, ASCII and not.
@@ -141,10 +149,12 @@ fn notes_sit_between_events_and_are_not_saved() {
     assert!(log.line_text(2).unwrap().ends_with(" localhost (127.0.0.1:5000) ann: hi"));
     assert_eq!(log.kind(2), Some(Kind::Peer));
     assert!(log.line_text(3).unwrap().contains(" localhost (127.0.0.1:5001) (relayed): the quick"));
-    assert!(log.line_text(6).unwrap().contains(" you -> bob: héllo wörld"));
+    assert!(log.line_text(6).unwrap().contains(" you (server) -> bob only (private): héllo wörld"));
     assert_eq!(log.kind(6), Some(Kind::Own));
     assert!(
-        log.line_text(7).unwrap().ends_with(" you -> everyone: tab here and a bell  too, a C1 next line")
+        log.line_text(7)
+            .unwrap()
+            .ends_with(" you (server) -> everyone: tab here and a bell  too, a C1 next line")
     );
     assert_eq!(log.kind(8), Some(Kind::Error));
     assert_eq!(log.line_text(9), None);
@@ -177,8 +187,9 @@ fn colours_come_from_the_theme_when_drawn() {
             .sections
             .iter()
             .find(|s| job.text[s.byte_range.start.0..s.byte_range.end.0].starts_with("localhost"));
-        assert_eq!(who.unwrap().format.color, peer_color(&addr, vis.dark_mode));
-        assert_ne!(peer_color(&addr, true), peer_color(&addr, false));
+        let slot = log.colors().slot(&addr).unwrap();
+        assert_eq!(who.unwrap().format.color, slot_color(slot, vis.dark_mode));
+        assert_ne!(slot_color(slot, true), slot_color(slot, false));
     }
 }
 
@@ -261,4 +272,26 @@ fn the_text_limit_holds_for_long_lines() {
         log.events.iter().map(|e| if let Event::Message(m) = &**e { m.text.len() } else { 0 }).sum();
     assert_eq!(kept, log.text_bytes);
     assert_eq!(log.trimmed() + log.len(), 100);
+}
+
+/// A character no font has (here a cuneiform sign and a private-use one) is drawn as a box in its place:
+/// the view neither panics nor drops it. The window sets no panicking policy; tests' harnesses do.
+#[test]
+fn a_glyph_no_font_has_is_a_box_not_a_panic() {
+    let ctx = egui::Context::default();
+    let mut log = ChatLog::new();
+    let text = "cuneiform \u{12000} private \u{e000} end";
+    log.push(msg(Origin::Remote { from: peer(1, 5000, Some("x\u{12000}")), relayed: false }, text), &none);
+    let font = FontId::monospace(12.0);
+    let mut shown = None;
+    let mut out = ctx.run_ui(Default::default(), |ui| {
+        shown = Some(ui.fonts_mut(|f| f.has_glyph(&font, '\u{12000}')));
+        log.show(ui);
+        let g = ui.fonts_mut(|f| f.layout_no_wrap("a\u{12000}b".into(), font.clone(), Color32::WHITE));
+        let ab = ui.fonts_mut(|f| f.layout_no_wrap("ab".into(), font.clone(), Color32::WHITE));
+        assert_eq!(g.rows[0].glyphs.len(), 3, "the missing character keeps a place");
+        assert!(g.size().x > ab.size().x, "and that place has a width: a box");
+    });
+    out.textures_delta.clear();
+    assert_eq!(shown, Some(false), "the test needs a character the bundled fonts lack");
 }
