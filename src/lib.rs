@@ -14,3 +14,4 @@ pub mod headless;
 pub mod log;
 pub mod model;
 pub mod protocol;
+pub mod servers;

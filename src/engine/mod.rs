@@ -10,6 +10,7 @@
 
 mod budget;
 mod client;
+pub mod discovery;
 mod fdlimit;
 mod limits;
 mod names;
@@ -115,6 +116,9 @@ pub struct ServerConfig {
     /// longer line still passes, and the client then waits until the rate has paid for it).
     pub room_byte_rate: Option<u32>,
     pub access: AccessList,
+    /// Announce the server on the LAN (DNS-SD) while it runs; `None`: not announced (the default, so
+    /// tests and embedders never multicast unless asked).
+    pub announce: Option<discovery::AnnounceConfig>,
 }
 
 /// Defaults documented in README: 64 KiB lines, 256 clients, 16 per address, 16 MiB queued per client,
@@ -133,6 +137,7 @@ impl Default for ServerConfig {
             room_rate: Some(50),
             room_byte_rate: Some(DEFAULT_ROOM_BYTE_RATE),
             access: AccessList::default(),
+            announce: None,
         }
     }
 }
