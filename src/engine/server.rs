@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-use super::discovery::{Announcer, ClientCount};
+use super::discovery::{self, Announcer, ClientCount};
 use super::fdlimit::{self, Throttle};
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
@@ -108,7 +108,11 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         );
         sink.error(None, text, false);
     }
-    let announcer = cfg.announce.as_ref().map(|a| Announcer::start(a, local, cfg.mode, sink.clone()));
+    let announcer = cfg
+        .announce
+        .as_ref()
+        .filter(|_| discovery::reachable_from_lan(local))
+        .map(|a| Announcer::start(a, local, cfg.mode, sink.clone()));
     let count = announcer.as_ref().map(Announcer::count);
     let shared = Arc::new(Shared {
         resolver: Mutex::new(Resolver::new(sink.clone())),

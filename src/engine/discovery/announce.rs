@@ -140,8 +140,7 @@ fn announce(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map_or_else(|| host.clone(), String::from);
-    // A server bound to one address is reachable only there: announce on that address's interface alone
-    // (a server on 127.0.0.1 is announced on loopback, to this machine only).
+    // A server bound to one address is reachable only there: announce on that address's interface alone.
     let ip = Some(local.ip()).filter(|ip| !ip.is_unspecified());
     let on = match (ip, &cfg.interface) {
         (Some(ip), _) => IfKind::Addr(ip),

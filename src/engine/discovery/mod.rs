@@ -33,6 +33,13 @@ pub struct AnnounceConfig {
     pub interface: Option<String>,
 }
 
+/// Whether a server listening on `local` is worth announcing: one on a loopback address cannot be reached
+/// from another machine, so it is not announced (which also keeps the tests' loopback servers, and the
+/// multicast group joins an announcement makes on every interface, off the real network).
+pub(crate) fn reachable_from_lan(local: SocketAddr) -> bool {
+    !local.ip().is_loopback()
+}
+
 /// This machine's host name, as the default display name; "sockchat" where it cannot be read.
 pub fn host_name() -> String {
     dns_lookup::get_hostname()
