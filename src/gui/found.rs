@@ -108,36 +108,53 @@ pub fn panel(ui: &mut egui::Ui, found: &Found) -> Option<Pick> {
             ui.label(RichText::new("Looking for servers...").weak());
         });
     }
-    for s in found.servers() {
-        egui::Frame::group(ui.style()).inner_margin(6.0).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            let host = s.best_addr().map(|a| a.to_string()).unwrap_or_default();
-            let port = s.port.to_string();
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(&s.name).strong());
-                ui.label(mode_and_count(s));
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let ok = !host.is_empty();
-                    if ui
-                        .add_enabled(ok, egui::Button::new("Join"))
-                        .on_hover_text("Connect to this server")
-                        .clicked()
-                    {
-                        pick = Some(Pick::Join { host: host.clone(), port: port.clone() });
-                    }
-                    if ui
-                        .add_enabled(ok, egui::Button::new("Use"))
-                        .on_hover_text("Put its address in the form")
-                        .clicked()
-                    {
-                        pick = Some(Pick::Fill { host: host.clone(), port: port.clone() });
-                    }
-                });
+    // At most about three rows tall, so a room full of servers does not push the form off a small window.
+    // (The form sits in a horizontal layout, whose height left is a row's: ask for the list's own.)
+    let area = egui::ScrollArea::vertical().max_height(ROWS_HEIGHT).min_scrolled_height(ROWS_HEIGHT);
+    area.auto_shrink([false, true]).show(ui, |ui| {
+        for s in found.servers() {
+            if let Some(p) = row(ui, s) {
+                pick = Some(p);
+            }
+        }
+    });
+    ui.label(RichText::new(NOT_LISTED).weak());
+    pick
+}
+
+/// Height the list may take before it scrolls.
+const ROWS_HEIGHT: f32 = 170.0;
+
+/// One server: name, mode and count, Use and Join; host and address under them.
+fn row(ui: &mut egui::Ui, s: &FoundServer) -> Option<Pick> {
+    let mut pick = None;
+    egui::Frame::group(ui.style()).inner_margin(6.0).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        let host = s.best_addr().map(|a| a.to_string()).unwrap_or_default();
+        let port = s.port.to_string();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(&s.name).strong());
+            ui.label(mode_and_count(s));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let ok = !host.is_empty();
+                if ui
+                    .add_enabled(ok, egui::Button::new("Join"))
+                    .on_hover_text("Connect to this server")
+                    .clicked()
+                {
+                    pick = Some(Pick::Join { host: host.clone(), port: port.clone() });
+                }
+                if ui
+                    .add_enabled(ok, egui::Button::new("Use"))
+                    .on_hover_text("Put its address in the form")
+                    .clicked()
+                {
+                    pick = Some(Pick::Fill { host: host.clone(), port: port.clone() });
+                }
             });
-            let addr = s.best_addr().map_or_else(|| format!("port {}", s.port), |a| socket_text(a, s.port));
-            ui.label(RichText::new(format!("{} · {addr}", s.host)).weak());
         });
-    }
-    ui.label(RichText::new(NOT_LISTED).small().weak());
+        let addr = s.best_addr().map_or_else(|| format!("port {}", s.port), |a| socket_text(a, s.port));
+        ui.label(RichText::new(format!("{} · {addr}", s.host)).weak());
+    });
     pick
 }

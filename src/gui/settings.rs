@@ -263,6 +263,20 @@ mod tests {
     }
 
     #[test]
+    fn announcing_is_on_for_old_settings_and_follows_the_switch() {
+        let old: Settings = serde_json::from_str(r#"{"role":"Client","name":"ann"}"#).unwrap();
+        assert_eq!(announce_config(&old), Some(AnnounceConfig::default()));
+        let mut s = Settings { announce_name: " Room 101 ".into(), announce_interface: "eth0".into(), ..old };
+        let want = AnnounceConfig { name: Some("Room 101".into()), interface: Some("eth0".into()) };
+        assert_eq!(announce_config(&s), Some(want.clone()));
+        s.announce = false;
+        assert_eq!(announce_config(&s), None);
+        let cfg = ServerConfig { announce: Some(want), ..ServerConfig::default() };
+        remember_limits(&mut s, &cfg);
+        assert!(s.announce && s.announce_interface == "eth0");
+    }
+
+    #[test]
     fn limits_are_checked_with_reasons() {
         let mut s = Settings::default();
         let l = check_limits(&s).unwrap();

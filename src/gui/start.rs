@@ -39,51 +39,54 @@ impl SockchatApp {
     pub(super) fn start_screen(&mut self, ui: &mut egui::Ui) {
         let starting = self.session.is_some();
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.vertical_centered(|ui| {
-                ui.add_space(24.0);
-                ui.heading(RichText::new("sockchat").size(28.0).strong());
-                ui.label("Chat over TCP with people on your network.");
-                ui.add_space(16.0);
-            });
-            let width = 460.0_f32.min(ui.available_width());
-            let left = ((ui.available_width() - width) / 2.0).max(0.0);
-            ui.horizontal(|ui| {
-                ui.add_space(left);
-                ui.vertical(|ui| {
-                    ui.set_width(width);
-                    egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
-                        ui.set_width(width - 34.0);
-                        ui.add_enabled_ui(!starting, |ui| self.form(ui));
-                    });
-                    ui.add_space(10.0);
-                    if let Some(s) = &self.session {
-                        let mut cancel = false;
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            let what = if s.request.is_server() {
-                                "Starting the server on"
-                            } else {
-                                "Connecting to"
-                            };
-                            ui.label(format!("{what} {}...", s.request.addr()));
-                            cancel = ui.button("Cancel").clicked();
+            // Scrolls when the window is too short for the form (and the list of servers found).
+            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
+                ui.vertical_centered(|ui| {
+                    ui.add_space(24.0);
+                    ui.heading(RichText::new("sockchat").size(28.0).strong());
+                    ui.label("Chat over TCP with people on your network.");
+                    ui.add_space(16.0);
+                });
+                let width = 460.0_f32.min(ui.available_width());
+                let left = ((ui.available_width() - width) / 2.0).max(0.0);
+                ui.horizontal(|ui| {
+                    ui.add_space(left);
+                    ui.vertical(|ui| {
+                        ui.set_width(width);
+                        egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
+                            ui.set_width(width - 34.0);
+                            ui.add_enabled_ui(!starting, |ui| self.form(ui));
                         });
-                        if cancel {
-                            // Dropping the session stops its engine off this thread.
-                            self.session = None;
-                        }
-                    } else if let Some(e) = &self.start_error {
-                        egui::Frame::new()
-                            .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
-                            .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
-                            .corner_radius(4.0)
-                            .inner_margin(10.0)
-                            .show(ui, |ui| {
-                                ui.set_width(width - 22.0);
-                                ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
-                                ui.label(RichText::new("Change the fields above and try again.").weak());
+                        ui.add_space(10.0);
+                        if let Some(s) = &self.session {
+                            let mut cancel = false;
+                            ui.horizontal(|ui| {
+                                ui.spinner();
+                                let what = if s.request.is_server() {
+                                    "Starting the server on"
+                                } else {
+                                    "Connecting to"
+                                };
+                                ui.label(format!("{what} {}...", s.request.addr()));
+                                cancel = ui.button("Cancel").clicked();
                             });
-                    }
+                            if cancel {
+                                // Dropping the session stops its engine off this thread.
+                                self.session = None;
+                            }
+                        } else if let Some(e) = &self.start_error {
+                            egui::Frame::new()
+                                .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
+                                .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+                                .corner_radius(4.0)
+                                .inner_margin(10.0)
+                                .show(ui, |ui| {
+                                    ui.set_width(width - 22.0);
+                                    ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
+                                    ui.label(RichText::new("Change the fields above and try again.").weak());
+                                });
+                        }
+                    });
                 });
             });
         });
