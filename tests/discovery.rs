@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use crossbeam_channel::Receiver;
 use serde_json::Value;
 use sockchat::engine::discovery::{AnnounceConfig, BrowseEvent, Browser, FoundServer};
 use sockchat::engine::{Mode, ServerConfig};
+use sockchat::model::Event;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 const INSIDE: &str = "SOCKCHAT_TEST_IN_NETNS";
@@ -198,4 +199,28 @@ fn no_announce_announces_nothing() {
     assert_eq!(out.status.code(), Some(0));
     let ports: Vec<u64> = listed.iter().filter_map(|s| s["port"].as_u64()).collect();
     assert_eq!(ports, [u64::from(loud_port)], "quiet server on {quiet_port}");
+}
+
+#[test]
+fn a_failed_announcement_is_a_notice_and_the_server_chats_on() {
+    if !in_own_netns("a_failed_announcement_is_a_notice_and_the_server_chats_on") {
+        return;
+    }
+    let announce = Some(AnnounceConfig { name: None, interface: Some("nosuch0".into()) });
+    let (engine, addr) = common::server_with(ServerConfig {
+        addr: "0".into(),
+        mode: Mode::Duplex,
+        announce,
+        ..Default::default()
+    });
+    let notice = common::wait_for(engine.events(), |e| matches!(e, Event::Error { .. }));
+    let Event::Error { text, fatal, .. } = notice else { unreachable!() };
+    assert!(!fatal, "{text}");
+    assert!(text.starts_with("discovery is off: no network interface named 'nosuch0'"), "{text}");
+    assert!(text.contains("lo"), "the notice names the interfaces there are: {text}");
+
+    let mut c = common::Raw::connect(SocketAddr::new("127.0.0.1".parse().unwrap(), addr.port()));
+    c.send(b"still here\n");
+    let got = common::messages(engine.events(), 1);
+    assert_eq!(got[0].text, "still here");
 }
