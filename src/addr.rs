@@ -1,9 +1,7 @@
 //! Parsing what a person types as an address, and naming socket errors in plain words.
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
-
-use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// Port used when none is given.
 pub const DEFAULT_PORT: u16 = 7878;
@@ -129,46 +127,6 @@ pub fn resolve(hp: &HostPort) -> Result<Vec<SocketAddr>, String> {
     }
 }
 
-/// One listening socket with `SO_REUSEADDR`, as the C server sets before `bind`.
-/// An unspecified IPv6 address also takes IPv4 (dual-stack) where the system allows it.
-pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        let _ = sock.set_only_v6(!addr.ip().is_unspecified());
-    }
-    sock.bind(&addr.into())?;
-    sock.listen(1024)?;
-    Ok(sock.into())
-}
-
-/// Binds the listen address: every interface (`[::]`, falling back to `0.0.0.0`) when no host is given,
-/// else each resolved address in turn until one binds.
-pub fn listen(hp: &HostPort) -> Result<TcpListener, String> {
-    let candidates: Vec<SocketAddr> = if hp.host.is_empty() {
-        vec![
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), hp.port),
-            SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), hp.port),
-        ]
-    } else {
-        resolve(hp)?
-    };
-    let mut last = String::new();
-    for a in candidates {
-        match bind_listener(a) {
-            Ok(l) => return Ok(l),
-            Err(e) => {
-                last = bind_error(&a.to_string(), &e);
-                // A port in use will be in use on the fallback too; say so rather than mask it.
-                if e.kind() == io::ErrorKind::AddrInUse {
-                    break;
-                }
-            }
-        }
-    }
-    Err(last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,14 +181,6 @@ mod tests {
     fn display_brackets_v6() {
         assert_eq!(hp("::1", 5).to_string(), "[::1]:5");
         assert_eq!(hp("", 5).to_string(), "*:5");
-    }
-
-    #[test]
-    fn second_bind_reports_port_in_use() {
-        let a = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
-        let port = a.local_addr().unwrap().port();
-        let err = listen(&hp("127.0.0.1", port)).unwrap_err();
-        assert!(err.starts_with("port already in use"), "{err}");
     }
 
     #[test]

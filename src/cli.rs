@@ -66,6 +66,24 @@ pub struct Common {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE, value_parser = line_bytes,
         allow_negative_numbers = true)]
     pub max_line: usize,
+    /// Show the socket calls behind the chat (`# accept(fd 3) = fd 7 from ...`; `"event": "call"` in JSON).
+    #[arg(long)]
+    pub trace: bool,
+    /// As --trace, and each set-up call (getaddrinfo, socket, bind, listen, accept, connect) waits for
+    /// Enter before it is made (type `run` and Enter to stop waiting). For showing a class, step by step.
+    #[arg(long)]
+    pub step: bool,
+}
+
+impl Common {
+    pub fn trace_mode(&self) -> crate::engine::TraceMode {
+        use crate::engine::TraceMode;
+        match (self.step, self.trace) {
+            (true, _) => TraceMode::Step,
+            (false, true) => TraceMode::On,
+            (false, false) => TraceMode::Off,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +245,7 @@ impl ServerArgs {
             access: AccessList { allow: list(&self.allow), deny: list(&self.deny) },
             announce: (!self.no_announce)
                 .then(|| AnnounceConfig { name: self.name.clone(), interface: self.interface.clone() }),
+            trace: self.common.trace_mode(),
             ..ServerConfig::default()
         })
     }
@@ -239,6 +258,7 @@ impl ClientArgs {
             name: self.name.clone(),
             connect_timeout: Duration::from_secs(self.connect_timeout),
             max_line: self.common.max_line,
+            trace: self.common.trace_mode(),
         }
     }
 }

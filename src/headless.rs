@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::calls::CallState;
 use crate::codec::{Line, LineDecoder};
-use crate::engine::{Command, Delivery, Engine};
+use crate::engine::{Command, Delivery, Engine, Step, TraceMode};
 use crate::log::EventLog;
 use crate::model::{self, Event, LineBatch, Origin, Peer, PeerId, Target};
 use time::OffsetDateTime;
@@ -102,6 +104,14 @@ impl Printer {
                 self.peers.remove(&peer.id);
                 self.labels.remove(&peer.id);
             }
+            // The call's result follows at once; its start is worth a line only where it may wait long.
+            Event::Call { call, .. }
+                if self.format == Format::Text
+                    && call.is_waiting()
+                    && matches!(call.name, "recv" | "send" | "writev") =>
+            {
+                return Ok(());
+            }
             Event::Message(m) if self.format == Format::Text => {
                 if let Origin::Remote { from, relayed } = &m.origin {
                     let line = std::iter::once((m.text.as_str(), m.truncated));
@@ -138,6 +148,9 @@ pub enum Role {
 pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, max_line: usize) -> i32 {
     let cmds = engine.commands();
     let stop = engine.stopper();
+    let stepping = (engine.trace_mode() == TraceMode::Step)
+        .then(|| (engine.stepper(), Arc::new(AtomicBool::new(false))));
+    let step_in = stepping.clone();
     if let Err(e) = ctrlc::set_handler(move || {
         stop.stop();
         // The stop itself takes well under a second; only an output nobody reads (a pipe whose reader is
@@ -160,8 +173,19 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
                 Ok(0) | Err(_) => 0,
                 Ok(n) => n,
             };
-            let mut send =
-                |line: Line| open &= cmds.send(Command::Send { to: Target::All, text: line.text }).is_ok();
+            let mut send = |line: Line| {
+                // Step mode: Enter makes the paused call, `run` stops pausing; other lines are chat.
+                if let Some((stepper, paused)) = &step_in {
+                    let word = line.text.trim();
+                    if word.is_empty() {
+                        return stepper.step(Step::Next);
+                    }
+                    if word == "run" && paused.load(Ordering::Relaxed) {
+                        return stepper.step(Step::Run);
+                    }
+                }
+                open &= cmds.send(Command::Send { to: Target::All, text: line.text }).is_ok();
+            };
             if n == 0 {
                 dec.finish(&mut send);
                 break;
@@ -179,13 +203,31 @@ pub fn run(engine: Engine, role: Role, format: Format, log: Option<EventLog>, ma
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut failed = false;
     let events = engine.events().clone();
+    let mut hinted = false;
     let mut show = |printer: &mut Printer, ev: &Event, out: &mut io::BufWriter<_>| {
         if let Event::Error { fatal: true, text, .. } = ev {
             failed = true;
             eprintln!("sockchat: {text}");
+            // Said on stderr, where a person looks for why the program stopped; text output does not say
+            // it twice, while --json keeps it as an event for programs.
+            if format == Format::Text {
+                if let Some(l) = &log {
+                    l.record(ev);
+                }
+                return Ok(());
+            }
         }
         if let Some(l) = &log {
             l.record(ev);
+        }
+        if let (Event::Call { call, .. }, Some((_, paused))) = (ev, &stepping) {
+            let now = call.state == CallState::Paused;
+            if now && !std::mem::replace(&mut hinted, true) {
+                eprintln!(
+                    "sockchat: step mode: press Enter to make the call shown, or type run and Enter to go on without stopping"
+                );
+            }
+            paused.store(now, Ordering::Relaxed);
         }
         printer.write(out, ev)
     };

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod addr;
+pub mod calls;
 pub mod cli;
 pub mod codec;
 pub mod engine;

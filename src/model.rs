@@ -285,6 +285,16 @@ pub enum Event {
         text: String,
         fatal: bool,
     },
+    /// A socket call the engine made, or is about to make or waiting in (only while tracing).
+    Call {
+        time: OffsetDateTime,
+        call: Arc<crate::calls::Call>,
+    },
+    /// Each connection's TCP state as the kernel keeps it, answering [`crate::engine::Command::ProbeTcp`].
+    Tcp {
+        time: OffsetDateTime,
+        conns: Vec<crate::calls::TcpConn>,
+    },
 }
 
 impl Event {
@@ -295,7 +305,9 @@ impl Event {
             | Event::Connected { time, .. }
             | Event::Disconnected { time, .. }
             | Event::Refused { time, .. }
-            | Event::Error { time, .. } => *time,
+            | Event::Error { time, .. }
+            | Event::Call { time, .. }
+            | Event::Tcp { time, .. } => *time,
             Event::Message(m) => m.time,
         }
     }
@@ -310,6 +322,8 @@ impl Event {
             Event::Disconnected { .. } => "disconnected",
             Event::Refused { .. } => "refused",
             Event::Error { .. } => "error",
+            Event::Call { .. } => "call",
+            Event::Tcp { .. } => "tcp",
         }
     }
 }
@@ -415,6 +429,14 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
             Some(p) => format!("! error with {}: {text}", p.label()),
             None => format!("! error: {text}"),
         },
+        Event::Call { call, .. } => format!("# {}", call.describe()),
+        Event::Tcp { conns, .. } => {
+            let each: Vec<String> = conns.iter().map(crate::calls::TcpConn::describe).collect();
+            format!(
+                "# TCP state: {}",
+                if each.is_empty() { "no connections".into() } else { each.join(", ") }
+            )
+        }
     }
 }
 
@@ -463,6 +485,10 @@ pub fn to_json(ev: &Event) -> Value {
             "text": text,
             "fatal": fatal,
         }),
+        Event::Call { call, .. } => call.to_json(),
+        Event::Tcp { conns, .. } => {
+            json!({ "conns": conns.iter().map(crate::calls::TcpConn::to_json).collect::<Vec<_>>() })
+        }
     };
     v["event"] = ev.kind().into();
     v["time"] = json!(time);

@@ -1,44 +1,42 @@
 //! The client: the control thread connects, then writes what it is told; a reader thread receives.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_channel::{Receiver, select};
 
 use super::server::describe_io;
+use super::setup::{self, SetupError};
+use super::trace::{self, Flow, Sock};
 use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
 use crate::addr;
+use crate::calls::Lane;
 use crate::codec::{LineDecoder, encode_line, one_line};
 use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, canonical};
 use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
 
-fn connect(cfg: &ClientConfig) -> Result<(TcpStream, String), String> {
+fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), SetupError> {
     let hp =
         addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
     if hp.host.is_empty() {
-        return Err(format!("server address '{}' needs a host, like localhost:{}", cfg.addr, hp.port));
+        return Err(format!("server address '{}' needs a host, like localhost:{}", cfg.addr, hp.port).into());
     }
     if hp.port == 0 {
-        return Err("port 0 is not a server's port: use 1 to 65535".into());
+        return Err(String::from("port 0 is not a server's port: use 1 to 65535").into());
     }
-    let mut last = String::new();
-    for a in addr::resolve(&hp)? {
-        match TcpStream::connect_timeout(&a, cfg.connect_timeout) {
-            Ok(s) => return Ok((s, hp.host)),
-            Err(e) => last = addr::connect_error(&hp.to_string(), &e),
-        }
-    }
-    Err(last)
+    let s = setup::connect(&hp, cfg.connect_timeout, sink)?;
+    Ok((s, hp.host))
 }
 
 pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
-    let (stream, host) = match connect(&cfg) {
+    let (stream, host) = match connect(&cfg, &sink) {
         Ok(s) => s,
-        Err(e) => return sink.error(None, e, true),
+        Err(SetupError::Failed(e)) => return sink.error(None, e, true),
+        Err(SetupError::Stopped) => return,
     };
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(10)));
@@ -51,6 +49,7 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         peer.host = Some(host);
     }
     let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
+    let stream = Sock::new(stream, Lane::Conn(0), &sink);
     sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
     let mut resolver = Resolver::new(sink.clone());
     if snapshot(&slot).host.is_none() {
@@ -63,29 +62,32 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
             *g = Some(r);
         }
     };
-    let mut writer = &stream;
+    let mut flow = Flow::default();
+    let send = |bytes: &[u8], flow: &mut Flow| send_traced(&sink, &stream, bytes, flow);
     if let Some(line) = cfg.name.as_deref().and_then(protocol::name_line)
-        && let Err(e) = writer.write_all(&encode_line(&line))
+        && let Err(e) = send(&encode_line(&line), &mut flow)
     {
         set_reason(DisconnectReason::Error(describe_io(&e)));
-        let _ = stream.shutdown(Shutdown::Both);
+        let _ = stream.shutdown(Shutdown::Both, &sink);
     }
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
-    let reader = match stream.try_clone() {
-        Ok(rs) => {
-            let (sink, slot, reason, max) = (sink.clone(), slot.clone(), reason.clone(), cfg.max_line);
-            std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
-                read_loop(rs, &sink, &slot, &reason, max);
-                drop(done_tx);
-            })
-        }
-        Err(e) => Err(e),
+    let reader = {
+        let (sink, slot, reason, max, rs) =
+            (sink.clone(), slot.clone(), reason.clone(), cfg.max_line, stream.clone());
+        std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
+            read_loop(&rs, &sink, &slot, &reason, max);
+            drop(done_tx);
+        })
     };
+    let rec = sink.call("pthread_create", Lane::Conn(0), None, stream.peer(), || {
+        format!("sockchat-client-r: reads fd {}", stream.fd().unwrap_or(-1))
+    });
+    sink.ended(rec, &reader, |_| "0".into());
     let reader = match reader {
         Ok(h) => h,
         Err(e) => {
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = stream.shutdown(Shutdown::Both, &sink);
             return sink.error(None, format!("cannot start reader: {e}"), true);
         }
     };
@@ -95,32 +97,75 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
             recv(cmds) -> c => match c {
                 Ok(Command::Send { text, .. }) => {
                     let text = one_line(&text).into_owned();
-                    match writer.write_all(&encode_line(&text)) {
+                    match send(&encode_line(&text), &mut flow) {
                         Ok(()) => sink.message(Origin::Local { to: None }, text, false),
                         Err(e) => {
                             sink.error(None, format!("not sent: {}", describe_io(&e)), false);
                             set_reason(DisconnectReason::Error(describe_io(&e)));
-                            let _ = stream.shutdown(Shutdown::Both);
+                            let _ = stream.shutdown(Shutdown::Both, &sink);
                         }
                     }
                 }
                 Ok(Command::Finish) => {
-                    let _ = stream.shutdown(Shutdown::Write);
+                    let _ = stream.shutdown(Shutdown::Write, &sink);
                 }
                 Ok(Command::Disconnect(_)) => {}
+                Ok(Command::ProbeTcp) => {
+                    let conns = vec![super::tcpinfo::probe(&stream, crate::calls::Lane::Conn(0))];
+                    sink.emit(Event::Tcp { time: model::now(), conns });
+                }
                 Ok(Command::Stop) | Err(_) => {
                     // A reader waiting for the user to catch up gives up rather than holding the stop.
                     sink.close();
                     set_reason(DisconnectReason::ByUs);
-                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = stream.shutdown(Shutdown::Both, &sink);
                     break;
                 }
             },
             recv(done_rx) -> _ => break,
         }
     }
+    flow.flush(&sink);
     let _ = reader.join();
     resolver.stop();
+}
+
+/// `write_all` of one line, each `send` it takes recorded (a long line can take several).
+fn send_traced(sink: &EventSink, stream: &Sock, mut bytes: &[u8], flow: &mut Flow) -> std::io::Result<()> {
+    let mut out: &TcpStream = stream;
+    while !bytes.is_empty() {
+        let rec = if flow.admit(sink) {
+            let (fd, n) = (stream.fd().unwrap_or(-1), bytes.len());
+            sink.call("send", stream.lane(), stream.fd(), stream.peer(), || format!("fd {fd}, {n} bytes"))
+        } else {
+            None
+        };
+        let res = out.write(bytes);
+        match rec {
+            Some(mut r) => {
+                let n = *res.as_ref().unwrap_or(&0);
+                r.data = Some(bytes[..n].into());
+                sink.ended(Some(r), &res, |n| format!("{n}"));
+            }
+            None if sink.tracing() => {
+                flow.add(
+                    "send",
+                    stream.fd().unwrap_or(-1),
+                    stream.peer(),
+                    stream.lane(),
+                    *res.as_ref().unwrap_or(&0),
+                );
+            }
+            None => {}
+        }
+        match res {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Ids for the original senders of relayed lines, one per sender address, so a `--json` reader can tell
@@ -151,15 +196,17 @@ impl RelayIds {
     }
 }
 
-fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
+fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
     // Relayed lines carry the room's label too, and text the server escaped: a line it accepted whole must
     // not be cut here.
     let mut dec = LineDecoder::new(protocol::relayed_line_limit(max));
     let mut buf = vec![0u8; 16 * 1024];
     let mut run: Option<LineBatch> = None;
     let mut ids = RelayIds::default();
+    let mut flow = Flow::default();
+    let mut input: &TcpStream = stream;
     let end = loop {
-        match stream.read(&mut buf) {
+        match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
             Ok(0) => break DisconnectReason::Closed,
             Ok(n) => {
                 let time = model::now();
@@ -170,6 +217,7 @@ fn read_loop(mut stream: TcpStream, sink: &EventSink, slot: &PeerSlot, reason: &
             Err(e) => break DisconnectReason::Error(describe_io(&e)),
         }
     };
+    flow.flush(sink);
     let time = model::now();
     dec.finish(&mut |l| on_line(sink, slot, time, &mut run, &mut ids, l));
     flush(sink, &mut run);

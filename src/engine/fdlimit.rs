@@ -1,7 +1,7 @@
 //! File descriptors: how many clients the process can hold, and saying so.
 //!
-//! Each client holds three descriptors (its socket and one clone each for its reader and writer thread).
-//! Many systems start programs with a soft limit of 1,024 or less although the hard limit allows far more;
+//! Each client holds one descriptor, shared by its reader and writer threads (it held three, a clone for
+//! each thread, until the socket-call trace wanted the one fd `server.c` shows). Many systems start programs with a soft limit of 1,024 or less although the hard limit allows far more;
 //! under `ulimit -n 64` only 19 clients fitted and every further `accept` failed. So the server raises the
 //! soft limit to the hard one at start, says what that allows, and reports a shortage at most once a second.
 
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::model::FdRoom;
 
 /// Descriptors one client holds.
-pub const FDS_PER_CLIENT: u64 = 3;
+pub const FDS_PER_CLIENT: u64 = 1;
 
 /// Descriptors kept out of the count for everything else the process opens later: the log file, name
 /// lookups, accepting a connection only to refuse it, a file dialog.
@@ -154,8 +154,8 @@ mod tests {
     }
 
     #[test]
-    fn clients_are_counted_three_descriptors_each_after_what_is_open() {
-        assert_eq!(clients_for(64, 8), (64 - 8 - SPARE) / 3);
+    fn clients_are_counted_one_descriptor_each_after_what_is_open() {
+        assert_eq!(clients_for(64, 8), 64 - 8 - SPARE);
         assert_eq!(clients_for(10, 8), 0);
         assert_eq!(clients_for(u64::MAX, u64::MAX), 0);
     }

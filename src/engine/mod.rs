@@ -17,6 +17,9 @@ mod names;
 mod outgoing;
 mod resolver;
 mod server;
+mod setup;
+mod tcpinfo;
+mod trace;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -78,6 +81,28 @@ pub enum Command {
     Finish,
     /// Close every socket and end every thread.
     Stop,
+    /// Answer with an `Event::Tcp`: each connection's TCP state and round-trip time from the kernel.
+    ProbeTcp,
+}
+
+/// Whether the engine records its socket calls (see [`crate::calls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceMode {
+    /// Nothing recorded: the hot paths pay one branch.
+    #[default]
+    Off,
+    /// Every call recorded as `Event::Call`, floods merged.
+    On,
+    /// As `On`, and each set-up call (`getaddrinfo`, `socket`, `setsockopt`, `bind`, `listen`, `accept`,
+    /// `connect`) waits, shown as paused, until [`Engine::step`] lets it go.
+    Step,
+}
+
+/// A step-mode answer: make the paused call, or stop pausing altogether.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Next,
+    Run,
 }
 
 /// Called after each event is queued, so a window can repaint at once instead of polling.
@@ -119,6 +144,7 @@ pub struct ServerConfig {
     /// Announce the server on the LAN (DNS-SD) while it runs; `None`: not announced (the default, so
     /// tests and embedders never multicast unless asked).
     pub announce: Option<discovery::AnnounceConfig>,
+    pub trace: TraceMode,
 }
 
 /// Defaults documented in README: 64 KiB lines, 256 clients, 16 per address, 16 MiB queued per client,
@@ -138,6 +164,7 @@ impl Default for ServerConfig {
             room_byte_rate: Some(DEFAULT_ROOM_BYTE_RATE),
             access: AccessList::default(),
             announce: None,
+            trace: TraceMode::Off,
         }
     }
 }
@@ -149,6 +176,7 @@ pub struct ClientConfig {
     pub name: Option<String>,
     pub connect_timeout: Duration,
     pub max_line: usize,
+    pub trace: TraceMode,
 }
 
 impl Default for ClientConfig {
@@ -158,6 +186,7 @@ impl Default for ClientConfig {
             name: None,
             connect_timeout: Duration::from_secs(5),
             max_line: DEFAULT_MAX_LINE,
+            trace: TraceMode::Off,
         }
     }
 }
@@ -300,11 +329,18 @@ pub(crate) struct EventSink {
     wake: Option<Waker>,
     seq: Arc<AtomicU64>,
     budget: Arc<Budget>,
+    /// The socket-call trace, when it is on ([`trace`]).
+    trace: Option<Arc<trace::Trace>>,
 }
 
 impl EventSink {
-    fn new(tx: Sender<Parcel>, wake: Option<Waker>, budget: Arc<Budget>) -> Self {
-        EventSink { tx, wake, seq: Arc::new(AtomicU64::new(1)), budget }
+    fn new(
+        tx: Sender<Parcel>,
+        wake: Option<Waker>,
+        budget: Arc<Budget>,
+        trace: Option<Arc<trace::Trace>>,
+    ) -> Self {
+        EventSink { tx, wake, seq: Arc::new(AtomicU64::new(1)), budget, trace }
     }
 
     /// A share of the budget for one reader thread (see [`budget`]).
@@ -397,11 +433,27 @@ pub struct Engine {
     events: Events,
     control: Option<JoinHandle<()>>,
     budget: Arc<Budget>,
+    gate: Sender<trace::GateMsg>,
+    trace: TraceMode,
+}
+
+/// Answers step mode's pauses from another thread (the terminal's stdin reader).
+#[derive(Clone)]
+pub struct Stepper {
+    gate: Sender<trace::GateMsg>,
+}
+
+impl Stepper {
+    /// See [`Engine::step`].
+    pub fn step(&self, s: Step) {
+        let _ = self.gate.send(trace::GateMsg::Step(s));
+    }
 }
 
 /// Stops an engine from another thread (a Ctrl-C handler) without owning it.
 #[derive(Clone)]
 pub struct Stopper {
+    gate: Sender<trace::GateMsg>,
     cmd: Sender<Command>,
     budget: Arc<Budget>,
 }
@@ -411,6 +463,8 @@ impl Stopper {
     pub fn stop(&self) {
         self.budget.close();
         let _ = self.cmd.send(Command::Stop);
+        // A call paused in step mode gives way too.
+        let _ = self.gate.send(trace::GateMsg::Stop);
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -421,31 +475,33 @@ impl Stopper {
 impl Engine {
     /// Starts a server; binding happens on the engine's thread and is reported as `Listening` or a fatal `Error`.
     pub fn server(cfg: ServerConfig, wake: Option<Waker>) -> Engine {
-        Self::spawn("sockchat-server", wake, move |sink, rx| server::run(cfg, sink, rx))
+        Self::spawn("sockchat-server", wake, cfg.trace, move |sink, rx| server::run(cfg, sink, rx))
     }
 
     /// Starts a client; resolving and connecting happen on the engine's thread.
     pub fn client(cfg: ClientConfig, wake: Option<Waker>) -> Engine {
-        Self::spawn("sockchat-client", wake, move |sink, rx| client::run(cfg, sink, rx))
+        Self::spawn("sockchat-client", wake, cfg.trace, move |sink, rx| client::run(cfg, sink, rx))
     }
 
     fn spawn(
         name: &str,
         wake: Option<Waker>,
+        trace: TraceMode,
         body: impl FnOnce(EventSink, Receiver<Command>) + Send + 'static,
     ) -> Engine {
         let (cmd, cmd_rx) = crossbeam_channel::unbounded();
         // Unbounded as a channel: the budget bounds it, in bytes rather than in entries.
         let (ev_tx, events) = crossbeam_channel::unbounded();
         let budget = Budget::new(ENGINE_BYTES, READER_BYTES);
-        let sink = EventSink::new(ev_tx, wake, budget.clone());
+        let (gate, gate_rx) = trace::gate_channel();
+        let sink = EventSink::new(ev_tx, wake, budget.clone(), trace::Trace::new(trace, gate_rx));
         let events = Events::new(events);
         let control = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || body(sink, cmd_rx))
             .map_err(|e| eprintln!("sockchat: cannot start engine thread: {e}"))
             .ok();
-        Engine { cmd, events, control, budget }
+        Engine { cmd, events, control, budget, gate, trace }
     }
 
     pub fn events(&self) -> &Events {
@@ -468,7 +524,21 @@ impl Engine {
     }
 
     pub fn stopper(&self) -> Stopper {
-        Stopper { cmd: self.cmd.clone(), budget: self.budget.clone() }
+        Stopper { cmd: self.cmd.clone(), budget: self.budget.clone(), gate: self.gate.clone() }
+    }
+
+    /// Step mode: make the paused set-up call (`Next`), or stop pausing (`Run`). Without step mode, or
+    /// with nothing paused yet, the answer waits for the next pause.
+    pub fn step(&self, s: Step) {
+        let _ = self.gate.send(trace::GateMsg::Step(s));
+    }
+
+    pub fn stepper(&self) -> Stepper {
+        Stepper { gate: self.gate.clone() }
+    }
+
+    pub fn trace_mode(&self) -> TraceMode {
+        self.trace
     }
 
     /// Received lines the engine gave up because it was stopped before its user took them.

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::EventSink;
 use super::server::describe_io;
+use super::trace::{Flow, Sock};
 use crate::model::DisconnectReason;
 
 pub(super) type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
@@ -32,9 +34,11 @@ pub(super) struct Client {
     /// rather than bounding the channel, because a bounded channel allocates every slot up front, and
     /// counts lines, not memory.
     pub(super) queued: Arc<AtomicUsize>,
-    /// Held while choosing between sending at once and queueing, so a client's lines keep their order.
-    pub(super) sending: Mutex<()>,
-    pub(super) stream: TcpStream,
+    /// Held while choosing between sending at once and queueing, so a client's lines keep their order;
+    /// it guards the trace's rate of `send` calls on this connection too.
+    pub(super) sending: Mutex<Flow>,
+    pub(super) stream: Arc<Sock>,
+    pub(super) sink: EventSink,
     pub(super) reason: ReasonSlot,
     /// Canonical, for the count per address.
     pub(super) ip: IpAddr,
@@ -43,7 +47,7 @@ pub(super) struct Client {
 impl Client {
     pub(super) fn close(&self, r: DisconnectReason) {
         set_reason(&self.reason, r);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.shutdown(Shutdown::Both, &self.sink);
     }
 
     /// Sends without blocking: straight into the socket when the writer is idle and the socket has room
@@ -51,10 +55,10 @@ impl Client {
     /// A full queue means the peer is not reading, so it is closed. The bound is in bytes, so memory held
     /// for a stuck peer is bounded whatever its lines' length.
     pub(super) fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
-        let _order = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut flow = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
         let mut sent = 0;
         if self.queued.load(Ordering::Acquire) == 0 {
-            match send_now(&self.stream, bytes) {
+            match self.send_now(&mut flow, bytes) {
                 Ok(n) if n == bytes.len() => return true,
                 Ok(n) => sent = n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
@@ -80,6 +84,33 @@ impl Client {
     }
 }
 
+impl Client {
+    /// [`send_now`], recorded in the trace.
+    fn send_now(&self, flow: &mut Flow, bytes: &Bytes) -> io::Result<usize> {
+        let fd = self.stream.fd();
+        let (lane, peer) = (self.stream.lane(), self.stream.peer());
+        let rec = if flow.admit(&self.sink) {
+            let n = bytes.len();
+            self.sink
+                .call("send", lane, fd, peer, || format!("fd {}, {n} bytes, MSG_DONTWAIT", fd.unwrap_or(-1)))
+        } else {
+            None
+        };
+        let res = send_now(&self.stream, bytes);
+        match rec {
+            Some(mut r) => {
+                r.data = Some(bytes.clone());
+                self.sink.ended(Some(r), &res, |n| format!("{n}"));
+            }
+            None if self.sink.tracing() => {
+                flow.add("send", fd.unwrap_or(-1), peer, lane, *res.as_ref().unwrap_or(&0));
+            }
+            None => {}
+        }
+        res
+    }
+}
+
 /// One non-blocking `send` on a socket that is otherwise blocking (the writer thread's writes block,
 /// with the send timeout).
 #[cfg(unix)]
@@ -102,10 +133,12 @@ fn send_now(_: &TcpStream, _: &[u8]) -> io::Result<usize> {
 pub(super) fn write_loop(
     rx: &Receiver<Bytes>,
     queued: &AtomicUsize,
-    mut stream: TcpStream,
+    stream: &Sock,
     reason: &ReasonSlot,
     timeout: Duration,
+    sink: &EventSink,
 ) {
+    let mut flow = Flow::default();
     const BATCH: usize = 64 * 1024;
     // Far below any system's IOV_MAX (1024 on Linux and macOS).
     const PIECES: usize = 64;
@@ -124,7 +157,7 @@ pub(super) fn write_loop(
             }
         }
         let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-        let written = write_all_vectored(&mut stream, &mut slices);
+        let written = write_traced(stream, &mut slices, &pieces, total, &mut flow, sink);
         // Only now: until these bytes are in the socket, nobody may send past them (see `Client::queue`).
         queued.fetch_sub(total, Ordering::AcqRel);
         if let Err(e) = written {
@@ -136,10 +169,43 @@ pub(super) fn write_loop(
                 _ => DisconnectReason::Error(describe_io(&e)),
             };
             set_reason(reason, why);
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = stream.shutdown(Shutdown::Both, sink);
             break;
         }
     }
+    flow.flush(sink);
+}
+
+/// [`write_all_vectored`] as one `writev` entry in the trace: it blocks (up to the send timeout) while
+/// the peer's window is full, which is what a viewer should see waiting.
+fn write_traced(
+    stream: &Sock,
+    slices: &mut [IoSlice<'_>],
+    pieces: &[Bytes],
+    total: usize,
+    flow: &mut Flow,
+    sink: &EventSink,
+) -> io::Result<()> {
+    let mut w: &TcpStream = stream;
+    if !flow.admit(sink) {
+        let res = write_all_vectored(&mut w, slices);
+        if sink.tracing() {
+            let (fd, peer) = (stream.fd().unwrap_or(-1), stream.peer());
+            flow.add("writev", fd, peer, stream.lane(), if res.is_ok() { total } else { 0 });
+        }
+        return res;
+    }
+    let fd = stream.fd();
+    let n = pieces.len();
+    let args = || format!("fd {}, {n} pieces, {total} bytes", fd.unwrap_or(-1));
+    let mut rec = sink.call("writev", stream.lane(), fd, stream.peer(), args);
+    if let Some(r) = &mut rec {
+        r.data = Some(pieces.concat().into());
+    }
+    sink.waiting(&mut rec);
+    let res = write_all_vectored(&mut w, slices);
+    sink.ended(rec, &res, |()| format!("{total}"));
+    res
 }
 
 /// `write_all` for several buffers (std's own is not stable yet).

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{EventSink, PeerSlot, update_peer};
+use crate::calls::Lane;
 use crate::model::Event;
 
 type Cache = Arc<Mutex<HashMap<IpAddr, Option<String>>>>;
@@ -60,7 +61,26 @@ impl Resolver {
                     let ip = slot.lock().map(|p| p.addr.ip()).unwrap_or_else(|e| e.into_inner().addr.ip());
                     let known = answers.lock().unwrap_or_else(PoisonError::into_inner).get(&ip).cloned();
                     let host = known.unwrap_or_else(|| {
+                        // The event sender is let go during the lookup, which may hang (see `stop`).
+                        let sink = || tell.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                        let (id, addr) = slot.lock().map(|p| (p.id, p.addr)).unwrap_or_else(|e| {
+                            let p = e.into_inner();
+                            (p.id, p.addr)
+                        });
+                        let rec = sink().and_then(|s| {
+                            let mut rec = s.call("getnameinfo", Lane::Conn(id), None, Some(addr), || {
+                                format!("{ip}, NI_NAMEREQD")
+                            });
+                            s.waiting(&mut rec);
+                            rec
+                        });
                         let h = lookup(ip);
+                        if let Some(s) = sink() {
+                            s.returned(rec, || match &h {
+                                Some(name) => format!("\"{name}\""),
+                                None => "EAI_NONAME: no name for this address (shown as the IP)".into(),
+                            });
+                        }
                         answers.lock().unwrap_or_else(PoisonError::into_inner).insert(ip, h.clone());
                         h
                     });
@@ -128,7 +148,7 @@ mod tests {
             let _ = released.recv(); // a name server that answers only when the test says so
             Some("late.example".into())
         });
-        let sink = EventSink::new(ev_tx, None, super::super::Budget::new(1 << 20, 1 << 20));
+        let sink = EventSink::new(ev_tx, None, super::super::Budget::new(1 << 20, 1 << 20), None);
         let mut r = Resolver::with_lookup(sink, slow);
         let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(Peer::new(1, "192.0.2.1:4000".parse().unwrap()))));
         r.lookup(slot.clone(), None);

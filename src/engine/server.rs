@@ -6,7 +6,7 @@
 //! within the send timeout) instead of stalling the accept loop, the relay, or the window.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -20,8 +20,12 @@ use super::fdlimit::{self, Throttle};
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
+use super::setup::{self, SetupError};
+use super::tcpinfo;
+use super::trace::{self, Flow, Sock, fd_of};
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
+use crate::calls::Lane;
 use crate::codec::{self, LineDecoder, encode_line, one_line};
 use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, Target, canonical};
 use crate::protocol;
@@ -88,16 +92,16 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         Ok(hp) => hp,
         Err(e) => return sink.error(None, format!("bad listen address '{}': {e}", cfg.addr), true),
     };
-    let listener = match addr::listen(&hp) {
-        Ok(l) => l,
-        Err(e) => return sink.error(None, e, true),
+    let listener = match setup::listen(&hp, &sink) {
+        Ok(l) => Arc::new(Listener { l, sink: sink.tracing().then(|| sink.clone()) }),
+        Err(SetupError::Failed(e)) => return sink.error(None, e, true),
+        Err(SetupError::Stopped) => return,
     };
-    let (local, wake_handle) = match (listener.local_addr(), listener.try_clone()) {
-        (Ok(a), Ok(w)) => (a, w),
-        (Err(e), _) | (_, Err(e)) => {
-            return sink.error(None, format!("cannot use listening socket: {e}"), true);
-        }
+    let local = match listener.l.local_addr() {
+        Ok(a) => a,
+        Err(e) => return sink.error(None, format!("cannot use listening socket: {e}"), true),
     };
+    let wake_handle = listener.clone();
     let fds = fdlimit::raise();
     sink.emit(Event::Listening { time: model::now(), addr: canonical(local), fds });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
@@ -125,7 +129,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     });
     let acceptor = {
         let sh = shared.clone();
-        std::thread::Builder::new().name("sockchat-accept".into()).spawn(move || accept_loop(&sh, listener))
+        std::thread::Builder::new().name("sockchat-accept".into()).spawn(move || accept_loop(&sh, &listener))
     };
     let acceptor = match acceptor {
         Ok(h) => Some(h),
@@ -140,6 +144,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
                 Command::Send { to, text } => shared.send(to, &text),
                 Command::Disconnect(id) => shared.disconnect(id),
                 Command::Finish => {}
+                Command::ProbeTcp => shared.probe_tcp(),
                 Command::Stop => break,
             }
         }
@@ -147,11 +152,36 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     shared.stop(acceptor, &wake_handle, local);
 }
 
-fn accept_loop(sh: &Arc<Shared>, listener: TcpListener) {
+/// The listening socket, shared by the accept thread and the stop that wakes it; its `close` is recorded
+/// when both have let go.
+struct Listener {
+    l: TcpListener,
+    /// Only while tracing (a sink kept here would otherwise hold the event channel open).
+    sink: Option<EventSink>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            let fd = fd_of(&self.l);
+            let rec = sink.call("close", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
+            sink.returned(rec, || "0".into());
+        }
+    }
+}
+
+fn accept_loop(sh: &Arc<Shared>, listener: &Listener) {
     // Out of descriptors, accept fails on every try until a client leaves: say so once a second, not ten.
     let mut shortage = Throttle::new(Duration::from_secs(1));
+    let fd = fd_of(&listener.l);
     loop {
-        let res = listener.accept();
+        let mut rec = sh.sink.call("accept", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
+        if !sh.sink.pause(&rec) {
+            break;
+        }
+        sh.sink.waiting(&mut rec);
+        let res = listener.l.accept();
+        sh.sink.ended(rec, &res, |(s, a)| format!("fd {} from {}", fd_of(s).unwrap_or(-1), canonical(*a)));
         if sh.read().stopping {
             break;
         }
@@ -194,7 +224,8 @@ impl Shared {
 
     fn admit(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         if let Some(why) = self.cfg.access.check(addr.ip()) {
-            drop(stream);
+            // Closed at once; the trace shows the close on the listener's lane (it never became a client).
+            drop(Sock::new(stream, Lane::Listener, &self.sink));
             return self.refuse(addr, why.into());
         }
         let mut st = self.write();
@@ -219,20 +250,25 @@ impl Shared {
         if let Some((notice, why)) = full {
             drop(st);
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = (&stream).write_all(format!("sockchat: {notice}\n").as_bytes());
-            let _ = stream.shutdown(Shutdown::Both);
+            let sock = Sock::new(stream, Lane::Listener, &self.sink);
+            let notice = format!("sockchat: {notice}\n");
+            let fd = sock.fd().unwrap_or(-1);
+            let rec = self.sink.call("send", Lane::Listener, sock.fd(), Some(addr), || {
+                format!("fd {fd}, {} bytes", notice.len())
+            });
+            let mut out: &TcpStream = &sock;
+            let sent = out.write_all(notice.as_bytes());
+            self.sink.ended(rec, &sent, |()| notice.len().to_string());
+            let _ = sock.shutdown(Shutdown::Both, &self.sink);
+            drop(sock);
             return self.refuse(addr, why);
         }
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.cfg.send_timeout));
-        let (reader_stream, writer_stream) = match (stream.try_clone(), stream.try_clone()) {
-            (Ok(r), Ok(w)) => (r, w),
-            (Err(e), _) | (_, Err(e)) => {
-                drop(st);
-                return self.refuse(addr, format!("cannot take connection: {e}"));
-            }
-        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // One descriptor for the reader and the writer, as in server.c.
+        let stream = Sock::new(stream, Lane::Conn(id), &self.sink);
+        let (reader_stream, writer_stream) = (stream.clone(), stream.clone());
         let mut peer = Peer::new(id, addr);
         let known = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).cached(addr.ip());
         if let Some(host) = known.clone() {
@@ -245,8 +281,9 @@ impl Shared {
         let client = Client {
             out: tx,
             queued: queued.clone(),
-            sending: Mutex::new(()),
+            sending: Mutex::new(Flow::default()),
             stream,
+            sink: self.sink.clone(),
             reason: reason.clone(),
             ip: addr.ip(),
         };
@@ -267,24 +304,36 @@ impl Shared {
         };
         let timeout = self.cfg.send_timeout;
         let w_reason = reason.clone();
+        let w_sink = self.sink.clone();
         let writer = std::thread::Builder::new()
             .name(format!("sockchat-w{id}"))
-            .spawn(move || write_loop(&rx, &queued, writer_stream, &w_reason, timeout));
+            .spawn(move || write_loop(&rx, &queued, &writer_stream, &w_reason, timeout, &w_sink));
+        let fd = reader_stream.fd().unwrap_or(-1);
+        let started = |role: &str, r: &std::io::Result<JoinHandle<()>>| {
+            let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
+                format!("sockchat-{role}{id}: {}s fd {fd}", if role == "r" { "read" } else { "write" })
+            });
+            self.sink.ended(rec, r, |_| "0".into());
+        };
+        started("w", &writer);
         let reader = writer.and_then(|w| {
             self.keep_thread(w);
             let sh = self.clone();
             let r_slot = slot.clone();
             std::thread::Builder::new()
                 .name(format!("sockchat-r{id}"))
-                .spawn(move || sh.read_loop(id, reader_stream, &r_slot, &reason, name_wait))
+                .spawn(move || sh.read_loop(id, &reader_stream, &r_slot, &reason, name_wait))
         });
+        if reader.is_ok() || self.sink.tracing() {
+            started("r", &reader);
+        }
         match reader {
             Ok(r) => self.keep_thread(r),
             Err(e) => {
                 // No reader to report the end, so report it here; dropping the queue ends the writer.
                 let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
                 if let Some(c) = self.write().remove(id) {
-                    let _ = c.stream.shutdown(Shutdown::Both);
+                    let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
                 }
                 let peer = snapshot(&slot);
                 return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
@@ -304,7 +353,7 @@ impl Shared {
     fn read_loop(
         &self,
         id: PeerId,
-        mut stream: TcpStream,
+        stream: &Sock,
         slot: &PeerSlot,
         reason: &ReasonSlot,
         mut name_wait: Option<Receiver<()>>,
@@ -323,6 +372,8 @@ impl Shared {
         // unfinished line a byte at a time is as idle as a silent one.
         let idle = self.cfg.idle_timeout;
         let mut deadline = idle.map(|d| Instant::now() + d);
+        let mut flow = Flow::default();
+        let mut input: &TcpStream = stream;
         let end = loop {
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -331,7 +382,7 @@ impl Shared {
                 }
                 let _ = stream.set_read_timeout(Some(left));
             }
-            match stream.read(&mut buf) {
+            match trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow) {
                 Ok(0) => break DisconnectReason::Closed,
                 Ok(n) => {
                     if let Some(rx) = name_wait.take() {
@@ -367,6 +418,7 @@ impl Shared {
                 Err(e) => break DisconnectReason::Error(describe_io(&e)),
             }
         };
+        flow.flush(&self.sink);
         let mut at = ReadCtx::new(slot, &owner, 0, 0);
         let mut said = false;
         dec.finish_raw(&mut |line, cut| {
@@ -381,12 +433,12 @@ impl Shared {
             }
             let peer = update_peer(slot, |p| p.done_sending = true);
             self.sink.emit_as(&owner, Event::PeerUpdated { time: model::now(), peer });
-            limits::half_closed(&stream, deadline, idle, reason)
+            limits::half_closed(stream, deadline, idle, reason)
         } else {
             end
         };
         if let Some(c) = self.write().remove(id) {
-            let _ = c.stream.shutdown(Shutdown::Both);
+            let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
         }
         let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);
         self.sink.emit(Event::Disconnected { time: model::now(), peer: snapshot(slot), reason: why });
@@ -560,13 +612,20 @@ impl Shared {
         self.sink.message(Origin::Local { to: Some(to) }, text, false);
     }
 
+    fn probe_tcp(&self) {
+        let mut conns: Vec<_> =
+            self.read().clients.iter().map(|(id, c)| tcpinfo::probe(&c.stream, Lane::Conn(*id))).collect();
+        conns.sort_by_key(|c| c.lane);
+        self.sink.emit(Event::Tcp { time: model::now(), conns });
+    }
+
     fn disconnect(&self, id: PeerId) {
         if let Some(c) = self.read().clients.get(&id) {
             c.close(DisconnectReason::ByUs);
         }
     }
 
-    fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &TcpListener, local: SocketAddr) {
+    fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &Listener, local: SocketAddr) {
         // Readers waiting for the user to catch up give up now instead of holding the stop.
         self.sink.close();
         // First the goodbye, so the LAN's lists drop this server while its clients are being closed.
@@ -581,7 +640,12 @@ impl Shared {
             }
         }
         // Wake the blocking accept: shutdown works on Linux; a connection to ourselves works everywhere.
-        let _ = socket2::SockRef::from(listener).shutdown(Shutdown::Read);
+        let res = socket2::SockRef::from(&listener.l).shutdown(Shutdown::Read);
+        let fd = fd_of(&listener.l);
+        let rec = self
+            .sink
+            .call("shutdown", Lane::Listener, fd, None, || format!("fd {}, SHUT_RD", fd.unwrap_or(-1)));
+        self.sink.ended(rec, &res, |()| "0: wakes the accept() waiting on it".into());
         if acceptor.as_ref().is_some_and(|h| !h.is_finished()) {
             let _ = TcpStream::connect_timeout(&wake_addr(local), Duration::from_secs(1));
         }

@@ -74,6 +74,9 @@ struct Common {
     /// The sockchat binary (default: next to this tool, rebuilt first when run through cargo).
     #[arg(long)]
     sockchat: Option<PathBuf>,
+    /// One more argument for the sockchat server, repeatable: `--server-arg=--trace` measures the trace.
+    #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
+    server_args: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -283,8 +286,15 @@ impl Server {
         Ok(srv)
     }
 
-    fn sockchat(bin: &PathBuf, port: u16, mode: &str, max_clients: usize, patterns: &[&str]) -> Res<Server> {
-        let args = [
+    fn sockchat(
+        bin: &PathBuf,
+        port: u16,
+        mode: &str,
+        max_clients: usize,
+        patterns: &[&str],
+        extra: &[String],
+    ) -> Res<Server> {
+        let mut args = vec![
             "server".into(),
             format!("127.0.0.1:{port}"),
             "--mode".into(),
@@ -300,6 +310,7 @@ impl Server {
             "--max-per-address".into(),
             max_clients.min(65535).to_string(),
         ];
+        args.extend(extra.iter().cloned());
         Self::start(bin, &args, port, patterns)
     }
 
@@ -495,7 +506,9 @@ fn ingest(a: &LoadArgs) -> Res<()> {
         let port = free_port()?;
         // sockchat labels each line, so count payload lines; ncat copies bytes, so count newlines.
         let srv = match kind {
-            Kind::Sockchat => Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK])?,
+            Kind::Sockchat => {
+                Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK], &a.common.server_args)?
+            }
             Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
         };
         let (wall, cpu, got) = ingest_once(&srv, a)?;
@@ -585,7 +598,14 @@ fn relay(a: &LoadArgs) -> Res<()> {
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
         let srv = match kind {
-            Kind::Sockchat => Server::sockchat(&bin, port, "room", a.clients + 16, &["* connected:"])?,
+            Kind::Sockchat => Server::sockchat(
+                &bin,
+                port,
+                "room",
+                a.clients + 16,
+                &["* connected:"],
+                &a.common.server_args,
+            )?,
             Kind::Ncat => Server::ncat(port, true, a.clients + 16, &[])?,
         };
         let (wall, cpu, integ, done) = relay_once(kind, &srv, a)?;
@@ -910,7 +930,9 @@ fn rtt(a: &RttArgs) -> Res<()> {
         let port = free_port()?;
         let duplex = a.through == Through::Duplex;
         let srv = match (kind, duplex) {
-            (Kind::Sockchat, false) => Server::sockchat(&bin, port, "room", 16, &["* connected:"])?,
+            (Kind::Sockchat, false) => {
+                Server::sockchat(&bin, port, "room", 16, &["* connected:"], &a.common.server_args)?
+            }
             (Kind::Ncat, false) => Server::ncat(port, true, 16, &[])?,
             (Kind::Sockchat, true) => {
                 let args: Vec<String> =
@@ -991,9 +1013,14 @@ fn many(a: &LoadArgs) -> Res<()> {
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
         let srv = match kind {
-            Kind::Sockchat => {
-                Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK, "* connected:"])?
-            }
+            Kind::Sockchat => Server::sockchat(
+                &bin,
+                port,
+                "one-way",
+                a.clients + 16,
+                &[MARK, "* connected:"],
+                &a.common.server_args,
+            )?,
             Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
         };
         let deadline = Instant::now() + Duration::from_secs(a.common.timeout);
