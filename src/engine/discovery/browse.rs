@@ -76,7 +76,6 @@ pub enum BrowseEvent {
 /// Handle to a browsing thread; dropping it stops browsing.
 pub struct Browser {
     stop: Arc<AtomicBool>,
-    daemon: Option<ServiceDaemon>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -95,36 +94,31 @@ impl Browser {
                 w();
             }
         };
-        let mut browser = Browser { stop: stop.clone(), daemon: None, thread: None };
-        let events = match open(interface) {
-            Ok((daemon, events)) => {
-                browser.daemon = Some(daemon);
-                events
-            }
-            Err(why) => {
-                send(BrowseEvent::Off(why));
-                return (browser, rx);
-            }
-        };
-        browser.thread = std::thread::Builder::new()
+        let interface = interface.map(str::to_string);
+        let flag = stop.clone();
+        // The daemon is made on the browsing thread too: the caller may be a window's frame, which must
+        // not wait on sockets and interface lists.
+        let thread = std::thread::Builder::new()
             .name("sockchat-browse".into())
-            .spawn(move || relay(&events, &stop, send))
+            .spawn(move || match open(interface.as_deref()) {
+                Ok((daemon, events)) => {
+                    relay(&events, &flag, send);
+                    if let Ok(done) = daemon.shutdown() {
+                        let _ = done.recv_timeout(Duration::from_secs(1));
+                    }
+                }
+                Err(why) => send(BrowseEvent::Off(why)),
+            })
             .map_err(|e| eprintln!("sockchat: cannot start the browsing thread: {e}"))
             .ok();
-        (browser, rx)
+        (Browser { stop, thread }, rx)
     }
 
+    /// Stops browsing and waits for the thread (at most [`STOP_POLL`] and the daemon's shutdown).
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(d) = self.daemon.take() {
-            // Ends the search at once (the thread sees `SearchStopped`), then the daemon.
-            let _ = d.stop_browse(SERVICE_TYPE);
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
-            if let Ok(rx) = d.shutdown() {
-                let _ = rx.recv_timeout(Duration::from_secs(1));
-            }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
