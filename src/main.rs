@@ -21,6 +21,7 @@ fn main() {
         Some(Role::Client(c)) if c.common.headless => {
             headless_run(Engine::client(c.config(), None), headless::Role::Client, &c.common)
         }
+        Some(Role::Servers(a)) => sockchat::servers::run(&a),
         other => sockchat_gui(other),
     };
     std::process::exit(code);
@@ -54,6 +55,7 @@ fn sockchat_gui(role: Option<Role>) -> i32 {
             }
         },
         Some(Role::Client(c)) => (Some(sockchat::gui::StartRequest::Client(c.config())), c.common.log),
+        Some(Role::Servers(a)) => return sockchat::servers::run(&a),
     };
     sockchat::gui::run(start, log)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use sockchat::engine::discovery::{BrowseEvent, FoundServer};
 use sockchat::gui::{Phase, SockchatApp, StartRequest};
 use sockchat::model::{Event, Message, Origin, Peer};
 
@@ -566,4 +567,75 @@ fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
             assert!(h.ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c:?} in {font:?}");
         }
     }
+fn found_server(name: &str, ip: &str, port: u16, clients: u32) -> FoundServer {
+    FoundServer {
+        id: format!("{name} (lab:{port})._sockchat._tcp.local."),
+        name: name.into(),
+        host: "lab-pc.local".into(),
+        addrs: vec![ip.parse().unwrap()],
+        port,
+        mode: Some(sockchat::engine::Mode::Room),
+        clients: Some(clients),
+        version: "0.1.0".into(),
+    }
+}
+
+#[test]
+fn found_servers_fill_the_form_join_and_leave_the_list() {
+    // A real server to join, on loopback; the "browser" is a channel the test feeds.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    assert!(has_text(&h, "Looking for servers"), "an empty list says it is looking");
+    assert!(has_text(&h, "UDP port 5353"), "the list says what to check when a server is missing");
+
+    let far = found_server("Room 101", "192.0.2.7", 7999, 3);
+    browser.send(BrowseEvent::Found(far.clone())).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 0))).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "Room 101") && has_text(&h, "room · 3 connected"));
+    assert!(has_text(&h, "lab-pc.local · 192.0.2.7:7999"));
+
+    // One click fills host and port.
+    h.get_all_by_label("Use").next().expect("a Use button").click();
+    h.run_steps(2);
+    let s = &h.state().settings;
+    assert_eq!((s.client_host.as_str(), s.client_port.as_str()), ("192.0.2.7", "7999"));
+    assert!(!h.state().in_chat() && h.state().session.is_none(), "Use only fills the form");
+
+    // A client joins it: the count follows. Then it goes away and leaves the list.
+    browser.send(BrowseEvent::Updated(found_server("Room 101", "192.0.2.7", 7999, 4))).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "room · 4 connected"));
+    browser.send(BrowseEvent::Lost(far.id)).unwrap();
+    h.run_steps(2);
+    assert!(!has_text(&h, "Room 101"), "a lost server leaves the list");
+    assert!(has_text(&h, "Lab B"));
+
+    // Join fills the form and connects.
+    h.get_by_label("Join").click();
+    listener.set_nonblocking(false).unwrap();
+    let (tx, accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(listener.accept().map(|(s, _)| s));
+    });
+    wait_for(&mut h, "the chat to open", |h| h.state().in_chat());
+    assert!(accepted.recv_timeout(DEADLINE).expect("the server was reached").is_ok());
+    assert_eq!(h.state().settings.client_port, port.to_string());
+}
+
+#[test]
+fn a_browser_that_cannot_start_says_why_and_the_form_still_works() {
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    h.get_by_label("Client").click();
+    browser.send(BrowseEvent::Off("cannot start multicast DNS: no network".into())).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "Looking for servers is off: cannot start multicast DNS: no network"));
+    assert!(!h.get_by_label("Connect").accesskit_node().is_disabled(), "the typed address still works");
 }

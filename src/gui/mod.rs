@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod palette;
+pub mod found;
 pub mod save;
 pub mod session;
 pub mod settings;
@@ -24,6 +25,8 @@ pub struct SockchatApp {
     pub start_error: Option<String>,
     pub session: Option<Session>,
     pub save: save::SaveFlow,
+    /// Servers found on the LAN, for the client start screen.
+    pub found: found::Found,
     wake: Option<Waker>,
     title: String,
     /// `--log FILE`: every session's events are appended there.
@@ -49,6 +52,7 @@ impl SockchatApp {
             start_error: None,
             session: None,
             save: save::SaveFlow::default(),
+            found: found::Found::default(),
             wake,
             title: String::new(),
             log: None,
@@ -137,6 +141,10 @@ impl SockchatApp {
 
     /// Drains the engine and the save workers; runs before each frame and on each wake-up.
     pub fn poll(&mut self) {
+        self.found.poll();
+        if self.in_chat() {
+            self.found.stop_browsing();
+        }
         if let Some(s) = &mut self.session {
             s.poll();
             if let Some(why) = s.failed_to_start() {
@@ -207,7 +215,12 @@ pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 
     let result = eframe::run_native(
         "sockchat",
         options,
-        Box::new(move |cc| Ok(Box::new(SockchatApp::with_start(Some(cc), start, log)))),
+        Box::new(move |cc| {
+            let mut app = SockchatApp::with_start(Some(cc), start, log);
+            // Only the real window browses the LAN; tests feed the list themselves.
+            app.found.live = true;
+            Ok(Box::new(app))
+        }),
     );
     match result {
         Ok(()) => 0,

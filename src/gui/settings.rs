@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::{AccessList, parse_list};
 use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port};
 use crate::cli::{CLIENTS, IDLE_SECS, PER_ADDRESS};
+use crate::engine::discovery::AnnounceConfig;
 use crate::engine::{Mode, ServerConfig};
 
 /// Key under which eframe's storage keeps [`Settings`].
@@ -47,6 +48,12 @@ pub struct Settings {
     /// Append every event to `log_path` (the window's `--log`).
     pub log_on: bool,
     pub log_path: String,
+    /// Announce a started server on the LAN (off: `--no-announce`).
+    pub announce: bool,
+    /// The name the server is listed under; empty: the host name.
+    pub announce_name: String,
+    /// The interface to announce on; empty: every one.
+    pub announce_interface: String,
 }
 
 impl Default for Settings {
@@ -68,6 +75,9 @@ impl Default for Settings {
             deny: String::new(),
             log_on: false,
             log_path: default_log_path(),
+            announce: true,
+            announce_name: String::new(),
+            announce_interface: String::new(),
         }
     }
 }
@@ -155,6 +165,18 @@ pub fn remember_limits(s: &mut Settings, cfg: &ServerConfig) {
     s.room_byte_rate = cfg.room_byte_rate.map_or(String::new(), |r| r.to_string());
     s.allow = list(&cfg.access.allow);
     s.deny = list(&cfg.access.deny);
+    s.announce = cfg.announce.is_some();
+    if let Some(a) = &cfg.announce {
+        s.announce_name = a.name.clone().unwrap_or_default();
+        s.announce_interface = a.interface.clone().unwrap_or_default();
+    }
+}
+
+/// The announcement a started server makes, from the form's switch, name and interface.
+pub fn announce_config(s: &Settings) -> Option<AnnounceConfig> {
+    let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    s.announce
+        .then(|| AnnounceConfig { name: some(&s.announce_name), interface: some(&s.announce_interface) })
 }
 
 /// The log file to use, if logging is on.
@@ -238,6 +260,20 @@ mod tests {
         assert_eq!(check_client("example.org", "80"), Ok("example.org:80".into()));
         assert_eq!(check_name("  "), Ok(None));
         assert!(check_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn announcing_is_on_for_old_settings_and_follows_the_switch() {
+        let old: Settings = serde_json::from_str(r#"{"role":"Client","name":"ann"}"#).unwrap();
+        assert_eq!(announce_config(&old), Some(AnnounceConfig::default()));
+        let mut s = Settings { announce_name: " Room 101 ".into(), announce_interface: "eth0".into(), ..old };
+        let want = AnnounceConfig { name: Some("Room 101".into()), interface: Some("eth0".into()) };
+        assert_eq!(announce_config(&s), Some(want.clone()));
+        s.announce = false;
+        assert_eq!(announce_config(&s), None);
+        let cfg = ServerConfig { announce: Some(want), ..ServerConfig::default() };
+        remember_limits(&mut s, &cfg);
+        assert!(s.announce && s.announce_interface == "eth0");
     }
 
     #[test]
