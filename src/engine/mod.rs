@@ -11,6 +11,7 @@
 mod budget;
 mod client;
 mod fdlimit;
+pub mod interfaces;
 mod limits;
 mod names;
 mod outgoing;

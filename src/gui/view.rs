@@ -3,7 +3,9 @@
 use egui::{Color32, RichText};
 
 use super::SockchatApp;
+use super::banner::address_banner;
 use super::chat::peer_color;
+use super::present::ZOOM_HINT;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
 use crate::engine::Mode;
@@ -24,6 +26,7 @@ impl SockchatApp {
         let Some(s) = &mut self.session else { return };
         let is_server = s.request.is_server();
         let dark = ui.visuals().dark_mode;
+        let present = self.settings.present;
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -40,6 +43,10 @@ impl SockchatApp {
                     .show(ui, |ui| ui.label(RichText::new(badge).strong().color(Color32::WHITE)));
                 let (text, bad) = match (&s.phase, &s.request) {
                     (Phase::Starting, _) => ("Starting...".to_string(), false),
+                    // Projector mode: the banner below says where, in larger type.
+                    (Phase::Live, super::StartRequest::Server(c)) if present && !s.reachable.is_empty() => {
+                        (format!("{} mode", c.mode.label()), false)
+                    }
                     (Phase::Live, super::StartRequest::Server(c)) => (
                         format!(
                             "Listening on {}  |  {} mode",
@@ -61,9 +68,15 @@ impl SockchatApp {
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
                 ui.label(RichText::new(text).color(color));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
-                    if save.clicked() {
-                        action = Action::Save;
+                    ui.toggle_value(&mut self.settings.present, "Present").on_hover_text(format!(
+                        "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
+                    ));
+                    // Less chrome on a projector: saving waits until the lesson is over.
+                    if !present {
+                        let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
+                        if save.clicked() {
+                            action = Action::Save;
+                        }
                     }
                     ui.separator();
                     match &s.phase {
@@ -91,23 +104,29 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
+        if is_server && s.phase == Phase::Live && !s.reachable.is_empty() {
+            egui::Panel::top("addresses").show(ui, |ui| {
+                ui.add_space(4.0);
+                address_banner(ui, &s.reachable, present);
+                ui.add_space(4.0);
+            });
+        }
+
         if is_server {
             egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
-                if let StartRequest::Server(cfg) = &s.request {
+                if let StartRequest::Server(cfg) = &s.request
+                    && !present
+                {
                     ui.label(RichText::new(format!("at most {}", cfg.max_clients)).weak())
                         .on_hover_text("More are told the server is full and closed (Limits and access)");
                 }
                 ui.add_space(4.0);
                 if s.clients.is_empty() {
-                    let hint = match (&s.phase, s.local_addr) {
+                    let hint = match (&s.phase, s.reachable.first()) {
                         (Phase::Live, Some(a)) => {
-                            format!(
-                                "No one yet. Clients connect to port {}, for example:\nnc <this host> {}",
-                                a.port(),
-                                a.port()
-                            )
+                            format!("No one yet. Clients connect to an address above, for example:\nnc {} {}", a.ip(), a.port())
                         }
                         _ => "No clients.".to_string(),
                     };
@@ -229,8 +248,9 @@ impl SockchatApp {
                     s.focus_send = false;
                 }
             });
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(entries(s.chat.len())).small().weak());
+                ui.label(RichText::new(ZOOM_HINT).small().weak());
                 if let Some((ok, msg)) = &self.save.status {
                     let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
                     ui.label(RichText::new(msg).small().color(c));

@@ -1,0 +1,99 @@
+//! The address banner: where students connect, in type large enough to read off a projector, each
+//! address with a Copy button.
+//!
+//! A server on a wildcard (`[::]`) is reachable at every interface's address; `Listening on [::]:7878`
+//! tells a student nothing. The banner shows what the engine chose (`Event::Listening`'s `addrs`: IPv4
+//! first, then IPv6). In a small window it folds to the first address and a "+N more" button; a long
+//! address shrinks to the width rather than being cut, since a cut address is a wrong address.
+
+use std::net::SocketAddr;
+
+use egui::{Color32, FontId, RichText};
+
+/// How long the Copy button says "Copied".
+const COPIED_SECS: f64 = 1.5;
+
+/// Banner type sizes in points: normal and projector (present) mode. The smallest a long address may
+/// shrink to before it wraps instead.
+const SIZE: f32 = 22.0;
+const PRESENT_SIZE: f32 = 44.0;
+const MIN_SIZE: f32 = 12.0;
+
+/// Shows the banner for `addrs`; `present` picks the projector's type size.
+pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
+    if addrs.is_empty() {
+        return;
+    }
+    let id = egui::Id::unique("sockchat-address-banner");
+    let expanded: bool = ui.data(|d| d.get_temp(id.with("expanded")).unwrap_or(false));
+    let dark = ui.visuals().dark_mode;
+    let (fill, ink) = if dark {
+        (Color32::from_rgb(0x12, 0x2e, 0x4d), Color32::WHITE)
+    } else {
+        (Color32::from_rgb(0xdd, 0xea, 0xf8), Color32::BLACK)
+    };
+    egui::Frame::new().fill(fill).corner_radius(6.0).inner_margin(egui::Margin::symmetric(10, 6)).show(
+        ui,
+        |ui| {
+            ui.set_width(ui.available_width());
+            // Narrow windows show one address unless asked for all; wide ones up to two.
+            let fold_at = if ui.available_width() < 700.0 { 1 } else { 2 };
+            let shown = if expanded { addrs.len() } else { addrs.len().min(fold_at) };
+            let mut toggle = false;
+            for (i, a) in addrs[..shown].iter().enumerate() {
+                ui.horizontal_wrapped(|ui| {
+                    let lead = if i == 0 { "Connect to" } else { "or" };
+                    ui.label(RichText::new(lead).color(ink).size(if present { 24.0 } else { 14.0 }));
+                    let more = (i == 0 && !expanded && addrs.len() > shown).then(|| addrs.len() - shown);
+                    address_row(ui, id, a, present, ink, more, &mut toggle);
+                });
+            }
+            if expanded && addrs.len() > fold_at && ui.small_button("Show fewer").clicked() {
+                toggle = true;
+            }
+            if toggle {
+                ui.data_mut(|d| d.insert_temp(id.with("expanded"), !expanded));
+            }
+        },
+    );
+}
+
+/// One address, sized to fit beside its Copy button (and a "+N more" button on the first row).
+fn address_row(
+    ui: &mut egui::Ui,
+    id: egui::Id,
+    addr: &SocketAddr,
+    present: bool,
+    ink: Color32,
+    more: Option<usize>,
+    toggle: &mut bool,
+) {
+    let text = addr.to_string();
+    let want = if present { PRESENT_SIZE } else { SIZE };
+    // Room left for the address: the buttons after it take about this much.
+    let buttons = if more.is_some() { 190.0 } else { 100.0 } * if present { 1.5 } else { 1.0 };
+    let room = (ui.available_width() - buttons).max(80.0);
+    let width_at =
+        |size: f32| ui.fonts_mut(|f| f.layout_no_wrap(text.clone(), FontId::monospace(size), ink).size().x);
+    let w = width_at(want);
+    let size = if w > room { (want * room / w).max(MIN_SIZE) } else { want };
+    ui.label(RichText::new(&text).font(FontId::monospace(size)).color(ink).strong());
+    let now = ui.input(|i| i.time);
+    let copied_at: Option<f64> = ui.data(|d| d.get_temp(id.with(("copied", addr))));
+    let recent = copied_at.is_some_and(|t| now - t < COPIED_SECS);
+    let label = if recent { "Copied" } else { "Copy" };
+    let r = ui.button(label).on_hover_text(format!("Copy {text} to the clipboard"));
+    if r.clicked() {
+        ui.ctx().copy_text(text.clone());
+        ui.data_mut(|d| d.insert_temp(id.with(("copied", addr)), now));
+        ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(COPIED_SECS));
+    }
+    if let Some(n) = more
+        && ui
+            .button(format!("+{n} more"))
+            .on_hover_text("Show every address this server is reachable at")
+            .clicked()
+    {
+        *toggle = true;
+    }
+}
