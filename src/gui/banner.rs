@@ -41,7 +41,8 @@ pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
             let shown = if expanded { addrs.len() } else { addrs.len().min(fold_at) };
             let mut toggle = false;
             for (i, a) in addrs[..shown].iter().enumerate() {
-                ui.horizontal_wrapped(|ui| {
+                let row = egui::Layout::left_to_right(egui::Align::Center).with_main_wrap(true);
+                ui.with_layout(row, |ui| {
                     let lead = if i == 0 { "Connect to" } else { "or" };
                     ui.label(RichText::new(lead).color(ink).size(if present { 24.0 } else { 14.0 }));
                     let more = (i == 0 && !expanded && addrs.len() > shown).then(|| addrs.len() - shown);
@@ -95,5 +96,84 @@ fn address_row(
             .clicked()
     {
         *toggle = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::{NodeT, Queryable};
+
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    fn banner(width: f32, list: Vec<SocketAddr>, present: bool) -> Harness<'static> {
+        Harness::builder().with_size([width, 300.0]).build_ui(move |ui| address_banner(ui, &list, present))
+    }
+
+    fn copied(h: &Harness<'_>) -> Vec<String> {
+        let cmds = &h.output().platform_output.commands;
+        cmds.iter()
+            .filter_map(|c| match c {
+                egui::OutputCommand::CopyText(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_address_shows_with_a_copy_button_that_copies_it() {
+        let mut h = banner(1000.0, addrs(&["192.0.2.1:7878", "[2001:db8::1]:7878"]), false);
+        h.run();
+        assert!(h.query_by_label("Connect to").is_some());
+        assert!(h.query_by_label("192.0.2.1:7878").is_some());
+        assert!(h.query_by_label("[2001:db8::1]:7878").is_some());
+        let copy: Vec<_> = h.query_all_by_label("Copy").collect();
+        assert_eq!(copy.len(), 2);
+        copy[1].click();
+        h.step();
+        assert_eq!(copied(&h), ["[2001:db8::1]:7878"]);
+        h.step();
+        assert!(h.query_by_label("Copied").is_some(), "the button says it worked");
+    }
+
+    #[test]
+    fn a_small_window_folds_the_rest_behind_more() {
+        let list = addrs(&["192.0.2.1:7878", "198.51.100.7:7878", "[2001:db8::1]:7878"]);
+        let mut h = banner(520.0, list, false);
+        h.run();
+        assert!(h.query_by_label("198.51.100.7:7878").is_none());
+        h.get_by_label("+2 more").click();
+        h.run();
+        assert!(h.query_by_label("198.51.100.7:7878").is_some());
+        assert!(h.query_by_label("[2001:db8::1]:7878").is_some());
+        h.get_by_label("Show fewer").click();
+        h.run();
+        assert!(h.query_by_label("[2001:db8::1]:7878").is_none());
+    }
+
+    #[test]
+    fn a_long_address_shrinks_to_the_width_rather_than_being_cut() {
+        let long = "[2001:db8:1234:5678:9abc:def0:1234:5678]:65535";
+        for present in [false, true] {
+            let mut h = banner(520.0, addrs(&[long]), present);
+            h.run();
+            let r = h.get_by_label(long).rect();
+            assert!(r.right() <= 520.0, "present {present}: {r:?}");
+            assert!(h.get_by_label("Copy").rect().right() <= 520.0);
+        }
+    }
+
+    #[test]
+    fn present_mode_uses_larger_type() {
+        let height = |present| {
+            let mut h = banner(1280.0, addrs(&["192.0.2.1:7878"]), present);
+            h.run();
+            h.get_by_label("192.0.2.1:7878").rect().height()
+        };
+        assert!(height(true) > 1.8 * height(false));
     }
 }

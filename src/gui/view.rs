@@ -249,8 +249,10 @@ impl SockchatApp {
                 }
             });
             ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new(entries(s.chat.len())).small().weak());
-                ui.label(RichText::new(ZOOM_HINT).small().weak());
+                // The footer reads on a projector too: body size there, not the small style.
+                let footer = |t: &str| if present { RichText::new(t).weak() } else { RichText::new(t).small().weak() };
+                ui.label(footer(&entries(s.chat.len())));
+                ui.label(footer(ZOOM_HINT));
                 if let Some((ok, msg)) = &self.save.status {
                     let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
                     ui.label(RichText::new(msg).small().color(c));
