@@ -37,14 +37,17 @@ pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
         |ui| {
             ui.set_width(ui.available_width());
             // Narrow windows show one address unless asked for all; wide ones up to two.
-            let fold_at = if ui.available_width() < 700.0 { 1 } else { 2 };
+            let narrow = ui.available_width() < 700.0;
+            let fold_at = if narrow { 1 } else { 2 };
             let shown = if expanded { addrs.len() } else { addrs.len().min(fold_at) };
             let mut toggle = false;
             for (i, a) in addrs[..shown].iter().enumerate() {
-                let row = egui::Layout::left_to_right(egui::Align::Center).with_main_wrap(true);
-                ui.with_layout(row, |ui| {
+                // One row, items centred on the large address; the address shrinks rather than wraps.
+                ui.horizontal(|ui| {
                     let lead = if i == 0 { "Connect to" } else { "or" };
-                    ui.label(RichText::new(lead).color(ink).size(if present { 24.0 } else { 14.0 }));
+                    // The address matters more than the words before it when room is short.
+                    let lead_size = if present && !narrow { 24.0 } else { 14.0 };
+                    ui.label(RichText::new(lead).color(ink).size(lead_size));
                     let more = (i == 0 && !expanded && addrs.len() > shown).then(|| addrs.len() - shown);
                     address_row(ui, id, a, present, ink, more, &mut toggle);
                 });
@@ -71,12 +74,16 @@ fn address_row(
 ) {
     let text = addr.to_string();
     let want = if present { PRESENT_SIZE } else { SIZE };
-    // Room left for the address: the buttons after it take about this much.
-    let buttons = if more.is_some() { 190.0 } else { 100.0 } * if present { 1.5 } else { 1.0 };
-    let room = (ui.available_width() - buttons).max(80.0);
-    let width_at =
-        |size: f32| ui.fonts_mut(|f| f.layout_no_wrap(text.clone(), FontId::monospace(size), ink).size().x);
-    let w = width_at(want);
+    let text_w = |t: String, font: FontId| ui.fonts_mut(|f| f.layout_no_wrap(t, font, ink).size().x);
+    // Room left for the address once the buttons after it have theirs.
+    let button_font = egui::TextStyle::Button.resolve(ui.style());
+    let pad = 2.0 * ui.spacing().button_padding.x + ui.spacing().item_spacing.x;
+    let mut buttons = text_w("Copied".into(), button_font.clone()) + pad;
+    if let Some(n) = more {
+        buttons += text_w(format!("+{n} more"), button_font) + pad;
+    }
+    let room = (ui.available_width() - buttons - ui.spacing().item_spacing.x).max(80.0);
+    let w = text_w(text.clone(), FontId::monospace(want));
     let size = if w > room { (want * room / w).max(MIN_SIZE) } else { want };
     ui.label(RichText::new(&text).font(FontId::monospace(size)).color(ink).strong());
     let now = ui.input(|i| i.time);
@@ -102,7 +109,7 @@ fn address_row(
 #[cfg(test)]
 mod tests {
     use egui_kittest::Harness;
-    use egui_kittest::kittest::{NodeT, Queryable};
+    use egui_kittest::kittest::Queryable;
 
     use super::*;
 

@@ -41,10 +41,11 @@ impl SockchatApp {
                     .corner_radius(4.0)
                     .inner_margin(egui::Margin::symmetric(6, 2))
                     .show(ui, |ui| ui.label(RichText::new(badge).strong().color(Color32::WHITE)));
+                let short = present || ui.available_width() < 700.0;
                 let (text, bad) = match (&s.phase, &s.request) {
                     (Phase::Starting, _) => ("Starting...".to_string(), false),
-                    // Projector mode: the banner below says where, in larger type.
-                    (Phase::Live, super::StartRequest::Server(c)) if present && !s.reachable.is_empty() => {
+                    // Projector mode or a narrow window: the banner below says where, in larger type.
+                    (Phase::Live, super::StartRequest::Server(c)) if short && !s.reachable.is_empty() => {
                         (format!("{} mode", c.mode.label()), false)
                     }
                     (Phase::Live, super::StartRequest::Server(c)) => (
@@ -113,7 +114,9 @@ impl SockchatApp {
         }
 
         if is_server {
-            egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
+            // At most about half a narrow window, so the chat keeps room (projector type is wide).
+            let most = (ui.available_width() * 0.45).max(200.0);
+            egui::Panel::right("clients").default_size(270.0).min_size(200.0).max_size(most).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
                 if let StartRequest::Server(cfg) = &s.request
@@ -151,7 +154,9 @@ impl SockchatApp {
                                 ui.label(RichText::new(title).strong());
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
-                            ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            if !present {
+                                ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            }
                             if c.peer.done_sending {
                                 ui.label(RichText::new("finished sending: still receiving").italics().weak())
                                     .on_hover_text(
@@ -159,7 +164,7 @@ impl SockchatApp {
                                          here until it closes, which the server learns when it next sends to it.",
                                     );
                             }
-                            ui.horizontal(|ui| {
+                            ui.horizontal_wrapped(|ui| {
                                 if s.mode().is_some_and(Mode::server_can_send) {
                                     let label =
                                         if chosen { "Sending to this one" } else { "Send to this one" };
