@@ -41,15 +41,20 @@ pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
             let fold_at = if narrow { 1 } else { 2 };
             let shown = if expanded { addrs.len() } else { addrs.len().min(fold_at) };
             let mut toggle = false;
+            // The address matters more than the words before it when room is short.
+            let lead_size = if present && !narrow { 24.0 } else { 14.0 };
             for (i, a) in addrs[..shown].iter().enumerate() {
-                // One row, items centred on the large address; the address shrinks rather than wraps.
-                ui.horizontal(|ui| {
-                    let lead = if i == 0 { "Connect to" } else { "or" };
-                    // The address matters more than the words before it when room is short.
-                    let lead_size = if present && !narrow { 24.0 } else { 14.0 };
-                    ui.label(RichText::new(lead).color(ink).size(lead_size));
-                    let more = (i == 0 && !expanded && addrs.len() > shown).then(|| addrs.len() - shown);
-                    address_row(ui, id, a, present, ink, more, &mut toggle);
+                let lead = RichText::new(if i == 0 { "Connect to" } else { "or" }).color(ink).size(lead_size);
+                let more = (i == 0 && !expanded && addrs.len() > shown).then(|| addrs.len() - shown);
+                let size = fitted_size(ui, a, present, ink, lead_size, more);
+                // One row as tall as the address, so the words and buttons centre on it.
+                let row = egui::vec2(
+                    ui.available_width(),
+                    ui.fonts_mut(|f| f.row_height(&FontId::monospace(size))),
+                );
+                ui.allocate_ui_with_layout(row, egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    ui.label(lead);
+                    address_row(ui, id, a, size, ink, more, &mut toggle);
                 });
             }
             if expanded && addrs.len() > fold_at && ui.small_button("Show fewer").clicked() {
@@ -62,29 +67,42 @@ pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
     );
 }
 
-/// One address, sized to fit beside its Copy button (and a "+N more" button on the first row).
+/// The type size for `addr` on a row of the banner: the full size when it fits beside the words before it
+/// and its buttons, else smaller (down to [`MIN_SIZE`]), since a cut address is a wrong address.
+fn fitted_size(
+    ui: &egui::Ui,
+    addr: &SocketAddr,
+    present: bool,
+    ink: Color32,
+    lead: f32,
+    more: Option<usize>,
+) -> f32 {
+    let want = if present { PRESENT_SIZE } else { SIZE };
+    let text_w = |t: String, font: FontId| ui.fonts_mut(|f| f.layout_no_wrap(t, font, ink).size().x);
+    let gap = ui.spacing().item_spacing.x;
+    let button_font = egui::TextStyle::Button.resolve(ui.style());
+    let pad = 2.0 * ui.spacing().button_padding.x + gap;
+    let mut taken = text_w("Connect to".into(), FontId::proportional(lead)) + gap;
+    taken += text_w("Copied".into(), button_font.clone()) + pad;
+    if let Some(n) = more {
+        taken += text_w(format!("+{n} more"), button_font) + pad;
+    }
+    let room = (ui.available_width() - taken - gap).max(80.0);
+    let w = text_w(addr.to_string(), FontId::monospace(want));
+    if w > room { (want * room / w).max(MIN_SIZE) } else { want }
+}
+
+/// One address at `size`, with its Copy button (and a "+N more" button on the first row).
 fn address_row(
     ui: &mut egui::Ui,
     id: egui::Id,
     addr: &SocketAddr,
-    present: bool,
+    size: f32,
     ink: Color32,
     more: Option<usize>,
     toggle: &mut bool,
 ) {
     let text = addr.to_string();
-    let want = if present { PRESENT_SIZE } else { SIZE };
-    let text_w = |t: String, font: FontId| ui.fonts_mut(|f| f.layout_no_wrap(t, font, ink).size().x);
-    // Room left for the address once the buttons after it have theirs.
-    let button_font = egui::TextStyle::Button.resolve(ui.style());
-    let pad = 2.0 * ui.spacing().button_padding.x + ui.spacing().item_spacing.x;
-    let mut buttons = text_w("Copied".into(), button_font.clone()) + pad;
-    if let Some(n) = more {
-        buttons += text_w(format!("+{n} more"), button_font) + pad;
-    }
-    let room = (ui.available_width() - buttons - ui.spacing().item_spacing.x).max(80.0);
-    let w = text_w(text.clone(), FontId::monospace(want));
-    let size = if w > room { (want * room / w).max(MIN_SIZE) } else { want };
     ui.label(RichText::new(&text).font(FontId::monospace(size)).color(ink).strong());
     let now = ui.input(|i| i.time);
     let copied_at: Option<f64> = ui.data(|d| d.get_temp(id.with(("copied", addr))));
