@@ -67,7 +67,6 @@ impl SockchatApp {
                     (Phase::Ended(why), _) => (why.clone(), true),
                 };
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
-                ui.label(RichText::new(text).color(color));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     ui.toggle_value(&mut self.settings.present, "Present").on_hover_text(format!(
                         "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
@@ -100,6 +99,12 @@ impl SockchatApp {
                             ui.spinner();
                         }
                     }
+                    // The status takes what the buttons leave, cut with "…" (whole on hover) rather than
+                    // running under them in a narrow window or in projector type.
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        ui.add(egui::Label::new(RichText::new(&text).color(color)).truncate())
+                            .on_hover_text(&text);
+                    });
                 });
             });
             ui.add_space(2.0);
