@@ -59,6 +59,9 @@ pub struct Common {
     /// With --headless: one JSON object per event and line instead of text.
     #[arg(long, requires = "headless")]
     pub json: bool,
+    /// Window: projector mode (large type, high contrast, the server's addresses on top); remembered.
+    #[arg(long, conflicts_with = "headless")]
+    pub present: bool,
     /// Append every event to FILE as JSON lines, flushed per event.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,

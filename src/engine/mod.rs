@@ -12,6 +12,7 @@ mod budget;
 mod client;
 pub mod discovery;
 mod fdlimit;
+pub mod interfaces;
 mod limits;
 mod names;
 mod outgoing;

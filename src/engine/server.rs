@@ -17,6 +17,7 @@ use crossbeam_channel::Receiver;
 
 use super::discovery::{self, Announcer, ClientCount};
 use super::fdlimit::{self, Throttle};
+use super::interfaces;
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
@@ -103,7 +104,9 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     };
     let wake_handle = listener.clone();
     let fds = fdlimit::raise();
-    sink.emit(Event::Listening { time: model::now(), addr: canonical(local), fds });
+    let addr = canonical(local);
+    let addrs = interfaces::addresses_for(addr);
+    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
         let (max, fit, limit) = (cfg.max_clients, f.clients, f.limit);
         let text = format!(

@@ -3,9 +3,11 @@
 //! The window never touches a socket or a file: the engine runs on its own threads and wakes the window
 //! per event; saving and file dialogs run on worker threads (see [`save`]).
 
+mod banner;
 pub mod chat;
 pub mod palette;
 pub mod found;
+pub mod present;
 pub mod save;
 pub mod session;
 pub mod settings;
@@ -31,6 +33,8 @@ pub struct SockchatApp {
     title: String,
     /// `--log FILE`: every session's events are appended there.
     log: Option<std::path::PathBuf>,
+    /// Projector mode's styles, applied when `settings.present` changes.
+    present_style: present::PresentStyle,
 }
 
 impl SockchatApp {
@@ -56,6 +60,7 @@ impl SockchatApp {
             wake,
             title: String::new(),
             log: None,
+            present_style: present::PresentStyle::default(),
         };
         if let Some(req) = start {
             app.remember(&req);
@@ -81,6 +86,12 @@ impl SockchatApp {
     /// Appends every event of every session to `path` as JSON lines (`--log`).
     pub fn with_log(mut self, path: Option<std::path::PathBuf>) -> Self {
         self.log = path;
+        self
+    }
+
+    /// `--present`: projector mode on from the start (and remembered, like the switch).
+    pub fn with_present(mut self, on: bool) -> Self {
+        self.settings.present |= on;
         self
     }
 
@@ -171,6 +182,7 @@ impl SockchatApp {
 impl eframe::App for SockchatApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll();
+        self.present_style.apply(ctx, self.settings.present);
         if self.session.as_ref().is_some_and(|s| s.backlogged) {
             // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
@@ -199,8 +211,9 @@ impl eframe::App for SockchatApp {
     }
 }
 
-/// Opens the window (already started when `start` is given); returns the process exit code.
-pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 {
+/// Opens the window (already started when `start` is given, in projector mode with `present`); returns the
+/// process exit code.
+pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>, present: bool) -> i32 {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"));
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("sockchat")
@@ -216,7 +229,7 @@ pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 
         "sockchat",
         options,
         Box::new(move |cc| {
-            let mut app = SockchatApp::with_start(Some(cc), start, log);
+            let mut app = SockchatApp::with_start(Some(cc), start, log).with_present(present);
             // Only the real window browses the LAN; tests feed the list themselves.
             app.found.live = true;
             Ok(Box::new(app))

@@ -112,11 +112,14 @@ impl SockchatApp {
                 egui::Grid::new("server-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                     let a = field(ui, "Listen host", &mut s.server_host, "every interface", 260.0);
                     let b = field(ui, "Listen port", &mut s.server_port, "7878", 90.0);
+                    if a.lost_focus() {
+                        settings::move_port_out_of_host(&mut s.server_host, &mut s.server_port);
+                    }
                     submit |= entered(ui, &a) || entered(ui, &b);
                     check = settings::check_server(&s.server_host, &s.server_port);
                     problem(ui, &check, |_| match s.server_port.trim() {
                         "0" => "port 0: the system picks a free port".into(),
-                        p => format!("clients connect to this machine's address, port {p}"),
+                        _ => "once it runs, the window shows the addresses to give clients".into(),
                     });
                     ui.label("Mode");
                     ui.vertical(|ui| {
@@ -176,8 +179,13 @@ impl SockchatApp {
                 let mut check = Ok(String::new());
                 let mut name = Ok(None);
                 egui::Grid::new("client-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-                    let a = field(ui, "Server host", &mut s.client_host, "name or IP address", 260.0);
+                    let a = field(ui, "Server host", &mut s.client_host, "name, IP or host:port", 260.0);
                     let b = field(ui, "Server port", &mut s.client_port, "7878", 90.0);
+                    // A pasted `host:port` keeps its port in the host field while it is being edited (the
+                    // check below already uses it); leaving the field moves it to the port field.
+                    if a.lost_focus() {
+                        settings::move_port_out_of_host(&mut s.client_host, &mut s.client_port);
+                    }
                     check = settings::check_client(&s.client_host, &s.client_port);
                     problem(ui, &check, |a| format!("will connect to {a}"));
                     let c = field(ui, "Your name", &mut s.name, "optional", 260.0);
