@@ -567,6 +567,8 @@ fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
             assert!(h.ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c:?} in {font:?}");
         }
     }
+}
+
 fn found_server(name: &str, ip: &str, port: u16, clients: u32) -> FoundServer {
     FoundServer {
         id: format!("{name} (lab:{port})._sockchat._tcp.local."),
@@ -638,6 +640,8 @@ fn a_browser_that_cannot_start_says_why_and_the_form_still_works() {
     h.run_steps(2);
     assert!(has_text(&h, "Looking for servers is off: cannot start multicast DNS: no network"));
     assert!(!h.get_by_label("Connect").accesskit_node().is_disabled(), "the typed address still works");
+}
+
 // ---- In the classroom: the address banner, host:port in the form, projector mode (issue 10) ----
 
 #[test]

@@ -5,8 +5,8 @@
 
 mod banner;
 pub mod chat;
-pub mod palette;
 pub mod found;
+pub mod palette;
 pub mod present;
 pub mod save;
 pub mod session;
