@@ -75,6 +75,56 @@ pub fn parse_host_port(s: &str) -> Result<HostPort, String> {
     }
 }
 
+/// What the start form's host field holds once read: a host (name, IPv4, IPv6 without brackets, with its
+/// zone if any) and the port typed with it, if one was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostField {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+/// How to write an address, for the end of every host-field error.
+pub const HOST_FORMS: &str = "type the host alone, or host:port, or [IPv6]:port";
+
+/// Reads a host field as people type and paste addresses: `host`, `host:port`, `1.2.3.4:port`, a bare IPv6
+/// address (`::1`, `fe80::1%eth0`: with more than one `:` there is no port, as everywhere IPv6 is
+/// written), `[v6]` and `[v6]:port` (`[fe80::1%eth0]:7878`). Any port comes out apart, for the port field.
+/// The form, not this function, decides when to move it there.
+pub fn split_host_field(s: &str) -> Result<HostField, String> {
+    let s = s.trim();
+    let port_of = |p: &str| parse_port(p).map_err(|e| format!("{e}: {HOST_FORMS}"));
+    if let Some(rest) = s.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err("missing ']' after the IPv6 address: type [IPv6]:port, as in [::1]:7878".into());
+        };
+        check_v6(host).map_err(|e| format!("{e}: {HOST_FORMS}"))?;
+        let port = match after {
+            "" => None,
+            a => match a.strip_prefix(':') {
+                Some(p) => Some(port_of(p)?),
+                None => return Err(format!("'{a}' after ']': {HOST_FORMS}")),
+            },
+        };
+        return Ok(HostField { host: host.into(), port });
+    }
+    match s.matches(':').count() {
+        0 => Ok(HostField { host: s.into(), port: None }),
+        1 => {
+            let (h, p) = s.split_once(':').unwrap_or((s, ""));
+            if h.is_empty() {
+                return Err(format!("the host is missing before ':{p}': {HOST_FORMS}"));
+            }
+            Ok(HostField { host: h.into(), port: Some(port_of(p)?) })
+        }
+        _ => match check_v6(s) {
+            Ok(()) => Ok(HostField { host: s.into(), port: None }),
+            // The address itself is fine, its zone is not: say that, not "not an address".
+            Err(e) if s.split('%').next().is_some_and(|ip| ip.parse::<Ipv6Addr>().is_ok()) => Err(e),
+            Err(_) => Err(format!("'{s}' is neither host:port nor an IPv6 address: {HOST_FORMS}")),
+        },
+    }
+}
+
 /// An IPv6 literal, with an optional zone (`fe80::1%eth0` or `%2`): link-local addresses need one to say
 /// which interface they are on. The system resolver (`getaddrinfo`) turns the zone into a scope id.
 fn check_v6(host: &str) -> Result<(), String> {
@@ -175,6 +225,40 @@ mod tests {
             let Ok(addrs) = resolve(&hp("fe80::1%lo", 7000)) else { panic!("an interface name resolves") };
             assert!(addrs.iter().any(|a| matches!(a, SocketAddr::V6(v6) if v6.scope_id() != 0)), "{addrs:?}");
         }
+    }
+
+    fn field(h: &str, p: Option<u16>) -> Result<HostField, String> {
+        Ok(HostField { host: h.into(), port: p })
+    }
+
+    #[test]
+    fn host_field_takes_addresses_as_people_paste_them() {
+        assert_eq!(split_host_field("localhost:17900"), field("localhost", Some(17900)));
+        assert_eq!(split_host_field(" 192.168.1.20:7878 "), field("192.168.1.20", Some(7878)));
+        assert_eq!(split_host_field("[::1]:7878"), field("::1", Some(7878)));
+        assert_eq!(split_host_field("[fe80::1%eth0]:7878"), field("fe80::1%eth0", Some(7878)));
+        assert_eq!(split_host_field("[2001:db8::1]"), field("2001:db8::1", None));
+        assert_eq!(split_host_field("example.org"), field("example.org", None));
+        assert_eq!(split_host_field("::1"), field("::1", None));
+        assert_eq!(split_host_field("fe80::1%wlan0"), field("fe80::1%wlan0", None));
+        assert_eq!(split_host_field(""), field("", None));
+    }
+
+    #[test]
+    fn host_field_errors_say_what_to_type() {
+        let forms = "type the host alone, or host:port, or [IPv6]:port";
+        assert_eq!(split_host_field("localhost:abc"), Err(format!("port 'abc' is not a number: {forms}")));
+        assert_eq!(split_host_field("h:"), Err(format!("port is empty: {forms}")));
+        assert_eq!(split_host_field("h:99999"), Err(format!("port out of range: use 0 to 65535: {forms}")));
+        assert_eq!(split_host_field(":80"), Err(format!("the host is missing before ':80': {forms}")));
+        assert_eq!(
+            split_host_field("localhost:80:90"),
+            Err(format!("'localhost:80:90' is neither host:port nor an IPv6 address: {forms}"))
+        );
+        assert!(split_host_field("[::1").unwrap_err().contains("type [IPv6]:port, as in [::1]:7878"));
+        assert_eq!(split_host_field("[::1]7878"), Err(format!("'7878' after ']': {forms}")));
+        assert_eq!(split_host_field("[zz::1]:80"), Err(format!("'zz::1' is not an IPv6 address: {forms}")));
+        assert!(split_host_field("fe80::1%").unwrap_err().contains("not an interface name"));
     }
 
     #[test]

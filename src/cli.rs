@@ -9,6 +9,7 @@ use ipnet::IpNet;
 
 use crate::access::{AccessList, parse_flag_list};
 use crate::codec::DEFAULT_MAX_LINE;
+use crate::engine::discovery::AnnounceConfig;
 use crate::engine::{ClientConfig, DEFAULT_MAX_PER_ADDRESS, DEFAULT_ROOM_BYTE_RATE, Mode, ServerConfig};
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,22 @@ pub enum Role {
     Server(ServerArgs),
     /// Connect to a server; lines typed are sent.
     Client(ClientArgs),
+    /// List the sockchat servers announced on this network (multicast DNS), then exit: 0 when at least
+    /// one was found, 1 when none was, 2 when browsing could not start.
+    Servers(ServersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServersArgs {
+    /// Seconds to listen for announcements (1 to 60).
+    #[arg(long, value_name = "SECS", default_value_t = 3, value_parser = wait_secs, allow_negative_numbers = true)]
+    pub wait: u64,
+    /// One JSON object per server instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Look only on this network interface (e.g. eth0, wlan0).
+    #[arg(long, value_name = "NAME")]
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +59,9 @@ pub struct Common {
     /// With --headless: one JSON object per event and line instead of text.
     #[arg(long, requires = "headless")]
     pub json: bool,
+    /// Window: projector mode (large type, high contrast, the server's addresses on top); remembered.
+    #[arg(long, conflicts_with = "headless")]
+    pub present: bool,
     /// Append every event to FILE as JSON lines, flushed per event.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -101,6 +121,16 @@ pub struct ServerArgs {
     /// These addresses or CIDR blocks are refused (comma-separated, repeatable).
     #[arg(long, value_name = "LIST", value_parser = net_list)]
     pub deny: Vec<NetList>,
+    /// Do not announce this server on the local network (it is announced by default, so `sockchat servers`
+    /// and the window's client screen list it).
+    #[arg(long)]
+    pub no_announce: bool,
+    /// The name the server is listed under on the local network (default: this machine's host name).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_announce")]
+    pub name: Option<String>,
+    /// Announce only on this network interface (e.g. eth0 rather than a VPN or a virtual machine's bridge).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_announce")]
+    pub interface: Option<String>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -148,6 +178,8 @@ pub const LINE_BYTES: Bound = Bound { min: 64, max: 16 * 1024 * 1024, unit: " by
 pub const PER_ADDRESS: Bound = Bound { min: 1, max: 65_535, unit: "" };
 /// `--idle-timeout`: up to a day.
 pub const IDLE_SECS: Bound = Bound { min: 1, max: 86_400, unit: " s" };
+/// `sockchat servers --wait`: announcements answer within a second or two; a minute is plenty.
+pub const WAIT_SECS: Bound = Bound { min: 1, max: 60, unit: " s" };
 /// `--connect-timeout`: up to ten minutes.
 pub const CONNECT_SECS: Bound = Bound { min: 1, max: 600, unit: " s" };
 
@@ -193,6 +225,10 @@ fn idle_secs(s: &str) -> Result<u64, String> {
     IDLE_SECS.parse(s)
 }
 
+fn wait_secs(s: &str) -> Result<u64, String> {
+    WAIT_SECS.parse(s)
+}
+
 fn connect_secs(s: &str) -> Result<u64, String> {
     CONNECT_SECS.parse(s)
 }
@@ -210,6 +246,8 @@ impl ServerArgs {
             room_rate: (self.room_rate > 0).then_some(self.room_rate),
             room_byte_rate: (self.room_byte_rate > 0).then_some(self.room_byte_rate),
             access: AccessList { allow: list(&self.allow), deny: list(&self.deny) },
+            announce: (!self.no_announce)
+                .then(|| AnnounceConfig { name: self.name.clone(), interface: self.interface.clone() }),
             trace: self.common.trace_mode(),
             ..ServerConfig::default()
         })
@@ -287,6 +325,30 @@ mod tests {
             let e = parse(&["--max-per-address", bad]).unwrap_err().to_string();
             assert!(e.contains("--max-per-address"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn announcing_is_on_unless_turned_off() {
+        let server = |extra: &[&str]| {
+            let args = ["sockchat", "server"].iter().chain(extra).copied();
+            match Cli::try_parse_from(args).map(|c| c.command) {
+                Ok(Some(Role::Server(s))) => s.config().map_err(|e| e.to_string()),
+                Ok(other) => panic!("not a server: {other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(server(&[]).unwrap().announce, Some(AnnounceConfig::default()));
+        let named = server(&["--name", "Room 101", "--interface", "eth0"]).unwrap().announce;
+        assert_eq!(
+            named,
+            Some(AnnounceConfig { name: Some("Room 101".into()), interface: Some("eth0".into()) })
+        );
+        assert_eq!(server(&["--no-announce"]).unwrap().announce, None);
+        assert!(server(&["--no-announce", "--interface", "eth0"]).is_err());
+        let servers = Cli::try_parse_from(["sockchat", "servers", "--json"]).unwrap();
+        let Some(Role::Servers(a)) = servers.command else { panic!("not servers") };
+        assert_eq!((a.wait, a.json), (3, true));
+        assert!(parse_error(&["sockchat", "servers", "--wait", "0"]).contains("must be from 1 to 60 s"));
     }
 
     #[test]

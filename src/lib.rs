@@ -15,3 +15,4 @@ pub mod headless;
 pub mod log;
 pub mod model;
 pub mod protocol;
+pub mod servers;

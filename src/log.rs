@@ -194,6 +194,7 @@ mod tests {
             log.record(&Event::Listening {
                 time: now(),
                 addr: format!("127.0.0.1:{port}").parse().unwrap(),
+                addrs: vec![],
                 fds: None,
             });
             log.close().unwrap();
@@ -234,7 +235,12 @@ mod tests {
         assert_eq!(mode, 0o600, "mode {mode:o}");
         std::fs::write(&path, "kept\n").unwrap();
         let log = EventLog::open(&path).unwrap();
-        log.record(&Event::Listening { time: now(), addr: "127.0.0.1:1".parse().unwrap(), fds: None });
+        log.record(&Event::Listening {
+            time: now(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            addrs: vec![],
+            fds: None,
+        });
         log.close().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("kept\n{") && text.lines().count() == 2, "{text}");

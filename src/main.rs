@@ -21,6 +21,7 @@ fn main() {
         Some(Role::Client(c)) if c.common.headless => {
             headless_run(Engine::client(c.config(), None), headless::Role::Client, &c.common)
         }
+        Some(Role::Servers(a)) => sockchat::servers::run(&a),
         other => sockchat_gui(other),
     };
     std::process::exit(code);
@@ -44,18 +45,21 @@ fn headless_run(engine: Engine, role: headless::Role, common: &sockchat::cli::Co
 /// Opens the window: on the start screen, or already started when a role was given.
 #[cfg(feature = "gui")]
 fn sockchat_gui(role: Option<Role>) -> i32 {
-    let (start, log) = match role {
-        None => (None, None),
+    let (start, log, present) = match role {
+        None => (None, None, false),
         Some(Role::Server(s)) => match s.config() {
-            Ok(cfg) => (Some(sockchat::gui::StartRequest::Server(cfg)), s.common.log),
+            Ok(cfg) => (Some(sockchat::gui::StartRequest::Server(cfg)), s.common.log, s.common.present),
             Err(e) => {
                 eprintln!("sockchat: {e}");
                 return 2;
             }
         },
-        Some(Role::Client(c)) => (Some(sockchat::gui::StartRequest::Client(c.config())), c.common.log),
+        Some(Role::Client(c)) => {
+            (Some(sockchat::gui::StartRequest::Client(c.config())), c.common.log, c.common.present)
+        }
+        Some(Role::Servers(a)) => return sockchat::servers::run(&a),
     };
-    sockchat::gui::run(start, log)
+    sockchat::gui::run(start, log, present)
 }
 
 #[cfg(not(feature = "gui"))]

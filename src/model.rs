@@ -279,6 +279,9 @@ pub enum Event {
     Listening {
         time: OffsetDateTime,
         addr: SocketAddr,
+        /// Where clients can reach it: the bound address itself, or on a wildcard (`[::]`, `0.0.0.0`)
+        /// each interface's address with the port (see `engine::interfaces`).
+        addrs: Vec<SocketAddr>,
         /// What the open-file limit allows; `None` where it cannot be read.
         fds: Option<FdRoom>,
     },
@@ -441,8 +444,10 @@ pub fn peer_change(old: Option<&Peer>, new: &Peer) -> Option<String> {
 /// `peer_name` turns a target id into a label for messages we sent to one client.
 pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
     match ev {
-        Event::Listening { addr, fds: None, .. } => format!("* listening on {addr}"),
-        Event::Listening { addr, fds: Some(f), .. } => format!("* listening on {addr} ({})", f.describe()),
+        Event::Listening { addr, addrs, fds, .. } => {
+            let fds = fds.map_or(String::new(), |f| format!(" ({})", f.describe()));
+            format!("* listening on {addr}{}{fds}", connect_to(*addr, addrs))
+        }
         Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
         Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
         Event::Message(m) => {
@@ -475,6 +480,15 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
     }
 }
 
+/// `, clients connect to A or B`: said when the listening address is not one to type (a wildcard).
+fn connect_to(addr: SocketAddr, addrs: &[SocketAddr]) -> String {
+    if addrs.is_empty() || addrs == [addr] {
+        return String::new();
+    }
+    let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    format!(", clients connect to {}", list.join(" or "))
+}
+
 /// `HH:MM:SS ` + [`describe`]: one terminal line per event.
 pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
     format!("{} {}", clock(ev.time()), describe(ev, peer_name))
@@ -484,8 +498,9 @@ pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> 
 pub fn to_json(ev: &Event) -> Value {
     let time = rfc3339(ev.time());
     let mut v = match ev {
-        Event::Listening { addr, fds, .. } => json!({
+        Event::Listening { addr, addrs, fds, .. } => json!({
             "addr": addr.to_string(),
+            "addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "fds": fds.map(|f| json!({ "limit": f.limit, "raised_from": f.raised_from, "clients": f.clients })),
         }),
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
@@ -720,18 +735,41 @@ mod tests {
         assert!(v["peer"]["name"].is_null());
         assert_eq!(v["text"], "hi \"q\"");
         assert_eq!(v["dir"], "in");
-        let l = to_json(&Event::Listening { time: now(), addr: "[::1]:9".parse().unwrap(), fds: None });
+        let one = "[::1]:9".parse().unwrap();
+        let l = to_json(&Event::Listening { time: now(), addr: one, addrs: vec![one], fds: None });
         assert_eq!(l["event"], "listening");
         assert_eq!(l["addr"], "[::1]:9");
+        assert_eq!(l["addrs"], json!(["[::1]:9"]));
         assert!(l["fds"].is_null());
         let fds = Some(FdRoom { limit: 20_000, raised_from: Some(64), clients: 6_661 });
-        let ev = Event::Listening { time: now(), addr: "0.0.0.0:7".parse().unwrap(), fds };
+        let ev = Event::Listening { time: now(), addr: "0.0.0.0:7".parse().unwrap(), addrs: vec![], fds };
         let l = to_json(&ev);
         assert_eq!(l["fds"], json!({ "limit": 20_000, "raised_from": 64, "clients": 6_661 }));
         assert_eq!(
             describe(&ev, NONE),
             "* listening on 0.0.0.0:7 (open-file limit 20000, raised from 64: room for 6661 clients)"
         );
+    }
+
+    #[test]
+    fn a_wildcard_listener_says_where_clients_connect() {
+        let addrs = vec!["192.168.1.20:7878".parse().unwrap(), "[2001:db8::20]:7878".parse().unwrap()];
+        let fds = Some(FdRoom { limit: 1024, raised_from: None, clients: 330 });
+        let ev = Event::Listening { time: now(), addr: "[::]:7878".parse().unwrap(), addrs, fds };
+        assert_eq!(
+            describe(&ev, NONE),
+            "* listening on [::]:7878, clients connect to 192.168.1.20:7878 or [2001:db8::20]:7878 \
+             (open-file limit 1024: room for 330 clients)"
+        );
+        assert_eq!(to_json(&ev)["addrs"], json!(["192.168.1.20:7878", "[2001:db8::20]:7878"]));
+        let Event::Listening { addrs, .. } = ev else { unreachable!() };
+        let one = Event::Listening {
+            time: now(),
+            addr: "[::]:7878".parse().unwrap(),
+            addrs: addrs[..1].into(),
+            fds: None,
+        };
+        assert_eq!(describe(&one, NONE), "* listening on [::]:7878, clients connect to 192.168.1.20:7878");
     }
 
     #[test]
@@ -748,7 +786,8 @@ mod tests {
     #[test]
     fn transcript_keeps_order_and_skips_peer_updates() {
         let mut t = Transcript::new();
-        assert!(t.push(Event::Listening { time: now(), addr: "0.0.0.0:1".parse().unwrap(), fds: None }));
+        let addr = "0.0.0.0:1".parse().unwrap();
+        assert!(t.push(Event::Listening { time: now(), addr, addrs: vec![], fds: None }));
         assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));

@@ -153,6 +153,17 @@ fn json_server_reports_messages_with_peer_and_sends_stdin_lines() {
 }
 
 #[test]
+fn a_server_bound_to_one_address_gives_that_address_to_clients() {
+    // (A wildcard's interface addresses are chosen by a unit test from made-up interface lists: tests
+    // listen on loopback only.)
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json"]);
+    let v = p.event("listening");
+    assert_eq!(v["addrs"], serde_json::json!([v["addr"]]), "{v}");
+    p.interrupt();
+    p.finish();
+}
+
+#[test]
 fn text_output_names_host_port_and_name() {
     let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json"]);
     let addr = listening(&p);

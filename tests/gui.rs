@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use sockchat::engine::discovery::{BrowseEvent, FoundServer};
 use sockchat::gui::{Phase, SockchatApp, StartRequest};
 use sockchat::model::{Event, Message, Origin, Peer};
 
@@ -566,4 +567,234 @@ fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
             assert!(h.ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c:?} in {font:?}");
         }
     }
+}
+
+fn found_server(name: &str, ip: &str, port: u16, clients: u32) -> FoundServer {
+    FoundServer {
+        id: format!("{name} (lab:{port})._sockchat._tcp.local."),
+        name: name.into(),
+        host: "lab-pc.local".into(),
+        addrs: vec![ip.parse().unwrap()],
+        port,
+        mode: Some(sockchat::engine::Mode::Room),
+        clients: Some(clients),
+        version: "0.1.0".into(),
+    }
+}
+
+#[test]
+fn found_servers_fill_the_form_join_and_leave_the_list() {
+    // A real server to join, on loopback; the "browser" is a channel the test feeds.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    assert!(has_text(&h, "Looking for servers"), "an empty list says it is looking");
+    assert!(has_text(&h, "UDP port 5353"), "the list says what to check when a server is missing");
+
+    let far = found_server("Room 101", "192.0.2.7", 7999, 3);
+    browser.send(BrowseEvent::Found(far.clone())).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 0))).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "Room 101") && has_text(&h, "room · 3 connected"));
+    assert!(has_text(&h, "lab-pc.local · 192.0.2.7:7999"));
+
+    // One click fills host and port.
+    h.get_all_by_label("Use").next().expect("a Use button").click();
+    h.run_steps(2);
+    let s = &h.state().settings;
+    assert_eq!((s.client_host.as_str(), s.client_port.as_str()), ("192.0.2.7", "7999"));
+    assert!(!h.state().in_chat() && h.state().session.is_none(), "Use only fills the form");
+
+    // A client joins it: the count follows. Then it goes away and leaves the list.
+    browser.send(BrowseEvent::Updated(found_server("Room 101", "192.0.2.7", 7999, 4))).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "room · 4 connected"));
+    browser.send(BrowseEvent::Lost(far.id)).unwrap();
+    h.run_steps(2);
+    assert!(!has_text(&h, "Room 101"), "a lost server leaves the list");
+    assert!(has_text(&h, "Lab B"));
+
+    // Join fills the form and connects.
+    h.get_by_label("Join").click();
+    listener.set_nonblocking(false).unwrap();
+    let (tx, accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(listener.accept().map(|(s, _)| s));
+    });
+    wait_for(&mut h, "the chat to open", |h| h.state().in_chat());
+    assert!(accepted.recv_timeout(DEADLINE).expect("the server was reached").is_ok());
+    assert_eq!(h.state().settings.client_port, port.to_string());
+}
+
+#[test]
+fn a_browser_that_cannot_start_says_why_and_the_form_still_works() {
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    h.get_by_label("Client").click();
+    browser.send(BrowseEvent::Off("cannot start multicast DNS: no network".into())).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "Looking for servers is off: cannot start multicast DNS: no network"));
+    assert!(!h.get_by_label("Connect").accesskit_node().is_disabled(), "the typed address still works");
+}
+
+// ---- In the classroom: the address banner, host:port in the form, projector mode (issue 10) ----
+
+#[test]
+fn a_running_server_shows_where_to_connect_with_a_copy_button() {
+    let mut h = app();
+    let addr = start_server(&mut h, "room");
+    // Bound to one address, that is the one to give.
+    assert!(has_text(&h, "Connect to"));
+    assert!(h.query_by_label(&addr.to_string()).is_some(), "no banner for {addr}");
+    h.get_by_label("Copy").click();
+    h.run_steps(1);
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .any(|c| *c == egui::OutputCommand::CopyText(addr.to_string()));
+    assert!(copied, "{addr} not copied: {:?}", h.output().platform_output.commands);
+
+    // On a wildcard the engine hands every interface's address; a stopped server shows none.
+    let others: Vec<SocketAddr> =
+        vec!["192.0.2.1:7878".parse().unwrap(), "[2001:db8::1]:7878".parse().unwrap()];
+    let wildcard = "[::]:7878".parse().unwrap();
+    let ev = Event::Listening { time: sockchat::model::now(), addr: wildcard, addrs: others, fds: None };
+    h.state_mut().session.as_mut().unwrap().apply(ev);
+    h.run_steps(2);
+    assert!(h.query_by_label("192.0.2.1:7878").is_some() && h.query_by_label("[2001:db8::1]:7878").is_some());
+    assert_eq!(h.query_all_by_label("Copy").count(), 2);
+    h.get_by_label("Stop server").click();
+    wait_for(&mut h, "the stop", |h| has_text(h, "Server stopped."));
+    assert!(!has_text(&h, "Connect to"), "a stopped server gives no address");
+}
+
+#[test]
+fn the_host_field_takes_host_port_and_moves_the_port_when_left() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut h = app();
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    set_field(&mut h, "Server port", "7878");
+    // Typed (or pasted) into the host field: left alone while there, already what Connect would use.
+    let host = h.get_by_label("Server host");
+    host.focus();
+    h.run_steps(1);
+    set_field(&mut h, "Server host", &format!("127.0.0.1:{port}"));
+    assert_eq!(h.state().settings.client_host, format!("127.0.0.1:{port}"));
+    assert!(has_text(&h, &format!("will connect to 127.0.0.1:{port}")));
+    // Leaving the field splits it.
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.client_host, "127.0.0.1");
+    assert_eq!(h.state().settings.client_port, port.to_string());
+
+    // IPv6 in brackets, with a zone; a wrong one says what to type.
+    h.get_by_label("Server host").focus();
+    h.run_steps(1);
+    set_field(&mut h, "Server host", "[fe80::1%lo]:9000");
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.client_host, "fe80::1%lo");
+    assert_eq!(h.state().settings.client_port, "9000");
+    set_field(&mut h, "Server host", "localhost:80:90");
+    assert!(has_text(&h, "type the host alone, or host:port, or [IPv6]:port"));
+    assert!(h.get_by_label("Connect").accesskit_node().is_disabled());
+
+    // A pasted host:port connects as it is.
+    set_field(&mut h, "Server host", &format!("localhost:{port}"));
+    set_field(&mut h, "Server port", "1");
+    h.get_by_label("Connect").click();
+    wait_for(&mut h, "the connection", |h| h.state().in_chat());
+    let (_conn, _) = listener.accept().unwrap();
+}
+
+/// The height of the one widget whose label holds `label`: how large its text is drawn.
+fn text_height(h: &Harness<'static, SockchatApp>, label: &str) -> f32 {
+    h.get_by_label_contains(label).rect().height()
+}
+
+/// The same, for the widget labelled exactly `label`.
+fn exact_height(h: &Harness<'static, SockchatApp>, label: &str) -> f32 {
+    h.get_by_label(label).rect().height()
+}
+
+#[test]
+fn present_mode_makes_the_text_large_and_puts_the_addresses_on_top() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+    let (heading, footer, banner) =
+        (text_height(&h, "Clients ("), text_height(&h, " entr"), exact_height(&h, &addr.to_string()));
+    assert!(h.query_by_label("Save transcript...").is_some());
+    assert!(has_text(&h, "Ctrl+plus / Ctrl+minus: zoom"), "the zoom keys are shown");
+
+    h.get_by_label("Present").click();
+    h.run_steps(3);
+    assert!(h.state().settings.present);
+    assert!(text_height(&h, "Clients (") > 1.4 * heading, "the client list grows");
+    assert!(text_height(&h, " entr") > 1.4 * footer, "the footer grows");
+    assert!(exact_height(&h, &addr.to_string()) > 1.8 * banner, "the banner grows most");
+    assert!(h.query_by_label("Save transcript...").is_none(), "less chrome");
+    // The chat rows follow the font: a line sent now is laid out and seen whole.
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all(b"back row\n").unwrap();
+    wait_for(&mut h, "the line", |h| has_text(h, "back row"));
+    assert!(text_height(&h, "back row") > 1.4 * 14.0, "a chat row is taller than a normal one");
+
+    h.get_by_label("Present").click();
+    h.run_steps(3);
+    assert!((text_height(&h, "Clients (") - heading).abs() < 0.5, "back to the normal size");
+    assert!(h.query_by_label("Save transcript...").is_some());
+}
+
+/// eframe's storage, in memory: what the window would write to disk on exit.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn present_mode_is_remembered_and_starts_the_next_window_large() {
+    let mut h = app();
+    start_server(&mut h, "duplex");
+    let normal = text_height(&h, "Clients (");
+    h.get_by_label("Present").click();
+    h.run_steps(2);
+    let mut disk = Memory::default();
+    eframe::App::save(h.state_mut(), &mut disk);
+    let stored: sockchat::gui::Settings =
+        eframe::get_value(&disk, sockchat::gui::settings::STORAGE_KEY).expect("settings saved");
+    assert!(stored.present);
+
+    // The next window reads the same storage at start (leaked: eframe's creation context borrows it for
+    // the harness's whole life).
+    let disk: &'static Memory = Box::leak(Box::new(disk));
+    let mut next = Harness::builder().with_size([1000.0, 700.0]).build_eframe(move |cc| {
+        cc.storage = Some(disk);
+        let cfg = sockchat::engine::ServerConfig { addr: "127.0.0.1:0".into(), ..Default::default() };
+        SockchatApp::new(Some(cc), Some(StartRequest::Server(cfg)))
+    });
+    wait_for(&mut next, "the server", |h| h.state().in_chat());
+    next.run_steps(3);
+    assert!(next.state().settings.present);
+    assert!(text_height(&next, "Clients (") > 1.4 * normal);
+    assert!(has_text(&next, "Connect to"));
 }

@@ -10,7 +10,9 @@
 
 mod budget;
 mod client;
+pub mod discovery;
 mod fdlimit;
+pub mod interfaces;
 mod limits;
 mod names;
 mod outgoing;
@@ -140,6 +142,9 @@ pub struct ServerConfig {
     /// longer line still passes, and the client then waits until the rate has paid for it).
     pub room_byte_rate: Option<u32>,
     pub access: AccessList,
+    /// Announce the server on the LAN (DNS-SD) while it runs; `None`: not announced (the default, so
+    /// tests and embedders never multicast unless asked).
+    pub announce: Option<discovery::AnnounceConfig>,
     pub trace: TraceMode,
 }
 
@@ -159,6 +164,7 @@ impl Default for ServerConfig {
             room_rate: Some(50),
             room_byte_rate: Some(DEFAULT_ROOM_BYTE_RATE),
             access: AccessList::default(),
+            announce: None,
             trace: TraceMode::Off,
         }
     }

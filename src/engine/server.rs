@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
+use super::discovery::{self, Announcer, ClientCount};
 use super::fdlimit::{self, Throttle};
+use super::interfaces;
 use super::limits::{self, Over, RateLimit, Verdict};
 use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
@@ -46,12 +48,21 @@ struct State {
     names: Names,
     /// Connections per address, for `max_per_address`; an address leaves the map with its last one.
     per_addr: HashMap<IpAddr, usize>,
+    /// The LAN announcement's client count, when announcing.
+    count: Option<ClientCount>,
 }
 
 impl State {
     fn insert(&mut self, id: PeerId, c: Client) {
         *self.per_addr.entry(c.ip).or_default() += 1;
         self.clients.insert(id, c);
+        self.count_changed();
+    }
+
+    fn count_changed(&self) {
+        if let Some(c) = &self.count {
+            c.set(self.clients.len());
+        }
     }
 
     fn remove(&mut self, id: PeerId) -> Option<Client> {
@@ -62,6 +73,7 @@ impl State {
                 self.per_addr.remove(&c.ip);
             }
         }
+        self.count_changed();
         Some(c)
     }
 }
@@ -73,6 +85,7 @@ struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
     resolver: Mutex<Resolver>,
+    announcer: Mutex<Option<Announcer>>,
 }
 
 pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
@@ -91,7 +104,9 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     };
     let wake_handle = listener.clone();
     let fds = fdlimit::raise();
-    sink.emit(Event::Listening { time: model::now(), addr: canonical(local), fds });
+    let addr = canonical(local);
+    let addrs = interfaces::addresses_for(addr);
+    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
         let (max, fit, limit) = (cfg.max_clients, f.clients, f.limit);
         let text = format!(
@@ -100,11 +115,18 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         );
         sink.error(None, text, false);
     }
+    let announcer = cfg
+        .announce
+        .as_ref()
+        .filter(|_| discovery::reachable_from_lan(local))
+        .map(|a| Announcer::start(a, local, cfg.mode, sink.clone()));
+    let count = announcer.as_ref().map(Announcer::count);
     let shared = Arc::new(Shared {
         resolver: Mutex::new(Resolver::new(sink.clone())),
+        announcer: Mutex::new(announcer),
         cfg,
         sink,
-        state: RwLock::new(State::default()),
+        state: RwLock::new(State { count, ..State::default() }),
         threads: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(1),
     });
@@ -612,6 +634,10 @@ impl Shared {
     fn stop(&self, acceptor: Option<JoinHandle<()>>, listener: &Listener, local: SocketAddr) {
         // Readers waiting for the user to catch up give up now instead of holding the stop.
         self.sink.close();
+        // First the goodbye, so the LAN's lists drop this server while its clients are being closed.
+        if let Some(a) = self.announcer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            a.stop();
+        }
         {
             let mut st = self.write();
             st.stopping = true;

@@ -3,9 +3,12 @@
 //! The window never touches a socket or a file: the engine runs on its own threads and wakes the window
 //! per event; saving and file dialogs run on worker threads (see [`save`]).
 
+mod banner;
 pub mod calls;
 pub mod chat;
+pub mod found;
 pub mod palette;
+pub mod present;
 pub mod save;
 pub mod session;
 pub mod settings;
@@ -25,10 +28,14 @@ pub struct SockchatApp {
     pub start_error: Option<String>,
     pub session: Option<Session>,
     pub save: save::SaveFlow,
+    /// Servers found on the LAN, for the client start screen.
+    pub found: found::Found,
     wake: Option<Waker>,
     title: String,
     /// `--log FILE`: every session's events are appended there.
     log: Option<std::path::PathBuf>,
+    /// Projector mode's styles, applied when `settings.present` changes.
+    present_style: present::PresentStyle,
 }
 
 impl SockchatApp {
@@ -50,9 +57,11 @@ impl SockchatApp {
             start_error: None,
             session: None,
             save: save::SaveFlow::default(),
+            found: found::Found::default(),
             wake,
             title: String::new(),
             log: None,
+            present_style: present::PresentStyle::default(),
         };
         if let Some(req) = start {
             app.remember(&req);
@@ -78,6 +87,12 @@ impl SockchatApp {
     /// Appends every event of every session to `path` as JSON lines (`--log`).
     pub fn with_log(mut self, path: Option<std::path::PathBuf>) -> Self {
         self.log = path;
+        self
+    }
+
+    /// `--present`: projector mode on from the start (and remembered, like the switch).
+    pub fn with_present(mut self, on: bool) -> Self {
+        self.settings.present |= on;
         self
     }
 
@@ -147,6 +162,10 @@ impl SockchatApp {
 
     /// Drains the engine and the save workers; runs before each frame and on each wake-up.
     pub fn poll(&mut self) {
+        self.found.poll();
+        if self.in_chat() {
+            self.found.stop_browsing();
+        }
         if let Some(s) = &mut self.session {
             s.poll();
             if let Some(why) = s.failed_to_start() {
@@ -173,6 +192,7 @@ impl SockchatApp {
 impl eframe::App for SockchatApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll();
+        self.present_style.apply(ctx, self.settings.present);
         if self.session.as_ref().is_some_and(|s| s.backlogged) {
             // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
@@ -201,8 +221,9 @@ impl eframe::App for SockchatApp {
     }
 }
 
-/// Opens the window (already started when `start` is given); returns the process exit code.
-pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 {
+/// Opens the window (already started when `start` is given, in projector mode with `present`); returns the
+/// process exit code.
+pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>, present: bool) -> i32 {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"));
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("sockchat")
@@ -217,7 +238,12 @@ pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>) -> i32 
     let result = eframe::run_native(
         "sockchat",
         options,
-        Box::new(move |cc| Ok(Box::new(SockchatApp::with_start(Some(cc), start, log)))),
+        Box::new(move |cc| {
+            let mut app = SockchatApp::with_start(Some(cc), start, log).with_present(present);
+            // Only the real window browses the LAN; tests feed the list themselves.
+            app.found.live = true;
+            Ok(Box::new(app))
+        }),
     );
     match result {
         Ok(()) => 0,

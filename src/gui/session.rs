@@ -65,6 +65,8 @@ pub struct Session {
     pub ever_live: bool,
     /// The server's actual listening address (port 0 resolved).
     pub local_addr: Option<SocketAddr>,
+    /// Server: the addresses clients can reach it at, for the banner (`Event::Listening`'s `addrs`).
+    pub reachable: Vec<SocketAddr>,
     /// Client: the server we are connected to.
     pub server: Option<Arc<Peer>>,
     /// Server: clients connected now, in arrival order.
@@ -125,6 +127,7 @@ impl Session {
             phase: Phase::Starting,
             ever_live: false,
             local_addr: None,
+            reachable: Vec::new(),
             server: None,
             clients: BTreeMap::new(),
             known: HashMap::new(),
@@ -401,8 +404,9 @@ impl Session {
         }
         self.record(&ev);
         match &ev {
-            Event::Listening { addr, .. } => {
+            Event::Listening { addr, addrs, .. } => {
                 self.local_addr = Some(*addr);
+                self.reachable = addrs.clone();
                 self.go_live();
             }
             Event::Connected { peer, time } => {

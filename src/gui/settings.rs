@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{AccessList, parse_list};
-use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port};
+use crate::addr::{DEFAULT_PORT, parse_host_port, parse_port, split_host_field};
 use crate::cli::{CLIENTS, IDLE_SECS, PER_ADDRESS};
+use crate::engine::discovery::AnnounceConfig;
 use crate::engine::{Mode, ServerConfig};
 
 /// Key under which eframe's storage keeps [`Settings`].
@@ -52,6 +53,14 @@ pub struct Settings {
     /// Step mode for the next start; not remembered, so a later start never pauses unexpectedly.
     #[serde(skip)]
     pub step: bool,
+    /// Announce a started server on the LAN (off: `--no-announce`).
+    pub announce: bool,
+    /// The name the server is listed under; empty: the host name.
+    pub announce_name: String,
+    /// The interface to announce on; empty: every one.
+    pub announce_interface: String,
+    /// Projector mode (the session's Present switch, `--present`). Missing from older settings: off.
+    pub present: bool,
 }
 
 impl Default for Settings {
@@ -75,6 +84,10 @@ impl Default for Settings {
             log_path: default_log_path(),
             calls_open: false,
             step: false,
+            announce: true,
+            announce_name: String::new(),
+            announce_interface: String::new(),
+            present: false,
         }
     }
 }
@@ -162,6 +175,18 @@ pub fn remember_limits(s: &mut Settings, cfg: &ServerConfig) {
     s.room_byte_rate = cfg.room_byte_rate.map_or(String::new(), |r| r.to_string());
     s.allow = list(&cfg.access.allow);
     s.deny = list(&cfg.access.deny);
+    s.announce = cfg.announce.is_some();
+    if let Some(a) = &cfg.announce {
+        s.announce_name = a.name.clone().unwrap_or_default();
+        s.announce_interface = a.interface.clone().unwrap_or_default();
+    }
+}
+
+/// The announcement a started server makes, from the form's switch, name and interface.
+pub fn announce_config(s: &Settings) -> Option<AnnounceConfig> {
+    let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    s.announce
+        .then(|| AnnounceConfig { name: some(&s.announce_name), interface: some(&s.announce_interface) })
 }
 
 /// The log file to use, if logging is on.
@@ -194,13 +219,38 @@ pub fn split_host_port(addr: &str) -> (String, String) {
     }
 }
 
-/// Server fields: the listen address to hand the engine, or why it cannot be used yet.
-pub fn check_server(host: &str, port: &str) -> Result<String, String> {
-    parse_port(port)?;
+/// A port typed in the host field (`host:port`, `[v6]:port`), moved into the port field; true when one
+/// was. The form calls it when the host field loses focus, never while it is being typed in, so a
+/// half-typed `host:` or `[fe80::` is left as it is.
+pub fn move_port_out_of_host(host: &mut String, port: &mut String) -> bool {
+    match split_host_field(host) {
+        Ok(f) if f.port.is_some() => {
+            *port = f.port.map_or(String::new(), |p| p.to_string());
+            *host = f.host;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The host to use and its port: a port typed with the host wins over the port field, since it is what
+/// was typed or pasted last (the form moves it there once the host field loses focus).
+fn host_and_port(host: &str, port: &str) -> Result<(String, u16), String> {
     if host.trim().contains(char::is_whitespace) {
         return Err("host must not contain spaces".into());
     }
-    let addr = join_host_port(host, port);
+    let f = split_host_field(host)?;
+    let port = match f.port {
+        Some(p) => p,
+        None => parse_port(port)?,
+    };
+    Ok((f.host, port))
+}
+
+/// Server fields: the listen address to hand the engine, or why it cannot be used yet.
+pub fn check_server(host: &str, port: &str) -> Result<String, String> {
+    let (host, port) = host_and_port(host, port)?;
+    let addr = join_host_port(&host, &port.to_string());
     parse_host_port(&addr)?;
     Ok(addr)
 }
@@ -210,13 +260,11 @@ pub fn check_client(host: &str, port: &str) -> Result<String, String> {
     if host.trim().is_empty() {
         return Err("host is empty: type the server's name or IP address".into());
     }
-    if host.trim().contains(char::is_whitespace) {
-        return Err("host must not contain spaces".into());
-    }
-    if parse_port(port)? == 0 {
+    let (host, port) = host_and_port(host, port)?;
+    if port == 0 {
         return Err("port 0 cannot be connected to: use the server's port".into());
     }
-    let addr = join_host_port(host, port);
+    let addr = join_host_port(&host, &port.to_string());
     parse_host_port(&addr)?;
     Ok(addr)
 }
@@ -245,6 +293,20 @@ mod tests {
         assert_eq!(check_client("example.org", "80"), Ok("example.org:80".into()));
         assert_eq!(check_name("  "), Ok(None));
         assert!(check_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn announcing_is_on_for_old_settings_and_follows_the_switch() {
+        let old: Settings = serde_json::from_str(r#"{"role":"Client","name":"ann"}"#).unwrap();
+        assert_eq!(announce_config(&old), Some(AnnounceConfig::default()));
+        let mut s = Settings { announce_name: " Room 101 ".into(), announce_interface: "eth0".into(), ..old };
+        let want = AnnounceConfig { name: Some("Room 101".into()), interface: Some("eth0".into()) };
+        assert_eq!(announce_config(&s), Some(want.clone()));
+        s.announce = false;
+        assert_eq!(announce_config(&s), None);
+        let cfg = ServerConfig { announce: Some(want), ..ServerConfig::default() };
+        remember_limits(&mut s, &cfg);
+        assert!(s.announce && s.announce_interface == "eth0");
     }
 
     #[test]
@@ -329,6 +391,24 @@ mod tests {
         assert!(check_log(&s).is_err());
         s.log_path = "/tmp/x.jsonl".into();
         assert_eq!(check_log(&s), Ok(Some(PathBuf::from("/tmp/x.jsonl"))));
+    }
+
+    #[test]
+    fn a_port_typed_with_the_host_is_used_and_moved_to_its_field() {
+        assert_eq!(check_client("localhost:17900", "7878"), Ok("localhost:17900".into()));
+        assert_eq!(check_client("[fe80::1%eth0]:9", ""), Ok("[fe80::1%eth0]:9".into()));
+        assert_eq!(check_client("::1", "80"), Ok("[::1]:80".into()));
+        assert_eq!(check_server("0.0.0.0:9000", "7878"), Ok("0.0.0.0:9000".into()));
+        assert!(check_client("localhost:0", "7878").unwrap_err().starts_with("port 0"));
+        assert!(check_client("a:b:c:x", "1").unwrap_err().contains("host:port, or [IPv6]:port"));
+        let (mut host, mut port) = ("[2001:db8::1]:8080".to_string(), "7878".to_string());
+        assert!(move_port_out_of_host(&mut host, &mut port));
+        assert_eq!((host.as_str(), port.as_str()), ("2001:db8::1", "8080"));
+        for half in ["localhost:", "[fe80::", "example.org", "::1"] {
+            let (mut host, mut port) = (half.to_string(), "7878".to_string());
+            assert!(!move_port_out_of_host(&mut host, &mut port), "{half}");
+            assert_eq!((host.as_str(), port.as_str()), (half, "7878"));
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use egui::RichText;
 
+use super::found::{self, Found, Pick};
 use super::settings::{self, RoleChoice};
 use super::{SockchatApp, StartRequest};
 use crate::engine::{ClientConfig, Mode, ServerConfig};
@@ -38,51 +39,54 @@ impl SockchatApp {
     pub(super) fn start_screen(&mut self, ui: &mut egui::Ui) {
         let starting = self.session.is_some();
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.vertical_centered(|ui| {
-                ui.add_space(24.0);
-                ui.heading(RichText::new("sockchat").size(28.0).strong());
-                ui.label("Chat over TCP with people on your network.");
-                ui.add_space(16.0);
-            });
-            let width = 460.0_f32.min(ui.available_width());
-            let left = ((ui.available_width() - width) / 2.0).max(0.0);
-            ui.horizontal(|ui| {
-                ui.add_space(left);
-                ui.vertical(|ui| {
-                    ui.set_width(width);
-                    egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
-                        ui.set_width(width - 34.0);
-                        ui.add_enabled_ui(!starting, |ui| self.form(ui));
-                    });
-                    ui.add_space(10.0);
-                    if let Some(s) = &self.session {
-                        let mut cancel = false;
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            let what = if s.request.is_server() {
-                                "Starting the server on"
-                            } else {
-                                "Connecting to"
-                            };
-                            ui.label(format!("{what} {}...", s.request.addr()));
-                            cancel = ui.button("Cancel").clicked();
+            // Scrolls when the window is too short for the form (and the list of servers found).
+            egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
+                ui.vertical_centered(|ui| {
+                    ui.add_space(24.0);
+                    ui.heading(RichText::new("sockchat").size(28.0).strong());
+                    ui.label("Chat over TCP with people on your network.");
+                    ui.add_space(16.0);
+                });
+                let width = 460.0_f32.min(ui.available_width());
+                let left = ((ui.available_width() - width) / 2.0).max(0.0);
+                ui.horizontal(|ui| {
+                    ui.add_space(left);
+                    ui.vertical(|ui| {
+                        ui.set_width(width);
+                        egui::Frame::group(ui.style()).inner_margin(16.0).show(ui, |ui| {
+                            ui.set_width(width - 34.0);
+                            ui.add_enabled_ui(!starting, |ui| self.form(ui));
                         });
-                        if cancel {
-                            // Dropping the session stops its engine off this thread.
-                            self.session = None;
-                        }
-                    } else if let Some(e) = &self.start_error {
-                        egui::Frame::new()
-                            .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
-                            .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
-                            .corner_radius(4.0)
-                            .inner_margin(10.0)
-                            .show(ui, |ui| {
-                                ui.set_width(width - 22.0);
-                                ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
-                                ui.label(RichText::new("Change the fields above and try again.").weak());
+                        ui.add_space(10.0);
+                        if let Some(s) = &self.session {
+                            let mut cancel = false;
+                            ui.horizontal(|ui| {
+                                ui.spinner();
+                                let what = if s.request.is_server() {
+                                    "Starting the server on"
+                                } else {
+                                    "Connecting to"
+                                };
+                                ui.label(format!("{what} {}...", s.request.addr()));
+                                cancel = ui.button("Cancel").clicked();
                             });
-                    }
+                            if cancel {
+                                // Dropping the session stops its engine off this thread.
+                                self.session = None;
+                            }
+                        } else if let Some(e) = &self.start_error {
+                            egui::Frame::new()
+                                .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
+                                .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+                                .corner_radius(4.0)
+                                .inner_margin(10.0)
+                                .show(ui, |ui| {
+                                    ui.set_width(width - 22.0);
+                                    ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
+                                    ui.label(RichText::new("Change the fields above and try again.").weak());
+                                });
+                        }
+                    });
                 });
             });
         });
@@ -108,11 +112,14 @@ impl SockchatApp {
                 egui::Grid::new("server-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                     let a = field(ui, "Listen host", &mut s.server_host, "every interface", 260.0);
                     let b = field(ui, "Listen port", &mut s.server_port, "7878", 90.0);
+                    if a.lost_focus() {
+                        settings::move_port_out_of_host(&mut s.server_host, &mut s.server_port);
+                    }
                     submit |= entered(ui, &a) || entered(ui, &b);
                     check = settings::check_server(&s.server_host, &s.server_port);
                     problem(ui, &check, |_| match s.server_port.trim() {
                         "0" => "port 0: the system picks a free port".into(),
-                        p => format!("clients connect to this machine's address, port {p}"),
+                        _ => "once it runs, the window shows the addresses to give clients".into(),
                     });
                     ui.label("Mode");
                     ui.vertical(|ui| {
@@ -125,6 +132,7 @@ impl SockchatApp {
                     ui.label(RichText::new(mode_help(s.mode)).italics());
                     ui.end_row();
                 });
+                announce_row(ui, s, &mut self.found);
                 egui::CollapsingHeader::new("Limits and access").id_salt("limits").show(ui, |ui| {
                     egui::Grid::new("limits-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                         field(ui, "Most clients", &mut s.max_clients, "256", 90.0);
@@ -151,7 +159,9 @@ impl SockchatApp {
                 match (check, limits) {
                     (Ok(addr), Ok(limits)) => {
                         let trace = super::calls::trace_mode(s.step);
-                        let mut cfg = ServerConfig { addr, mode: s.mode, trace, ..Default::default() };
+                        let announce = settings::announce_config(s);
+                        let mut cfg =
+                            ServerConfig { addr, mode: s.mode, trace, announce, ..Default::default() };
                         limits.apply(&mut cfg);
                         Some(StartRequest::Server(cfg))
                     }
@@ -159,11 +169,26 @@ impl SockchatApp {
                 }
             }
             RoleChoice::Client => {
+                self.found.ensure_browsing(self.wake.clone());
+                match found::panel(ui, &self.found) {
+                    Some(Pick::Fill { host, port }) => (s.client_host, s.client_port) = (host, port),
+                    Some(Pick::Join { host, port }) => {
+                        (s.client_host, s.client_port) = (host, port);
+                        submit = true;
+                    }
+                    None => {}
+                }
+                ui.add_space(8.0);
                 let mut check = Ok(String::new());
                 let mut name = Ok(None);
                 egui::Grid::new("client-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-                    let a = field(ui, "Server host", &mut s.client_host, "name or IP address", 260.0);
+                    let a = field(ui, "Server host", &mut s.client_host, "name, IP or host:port", 260.0);
                     let b = field(ui, "Server port", &mut s.client_port, "7878", 90.0);
+                    // A pasted `host:port` keeps its port in the host field while it is being edited (the
+                    // check below already uses it); leaving the field moves it to the port field.
+                    if a.lost_focus() {
+                        settings::move_port_out_of_host(&mut s.client_host, &mut s.client_port);
+                    }
                     check = settings::check_client(&s.client_host, &s.client_port);
                     problem(ui, &check, |a| format!("will connect to {a}"));
                     let c = field(ui, "Your name", &mut s.name, "optional", 260.0);
@@ -208,6 +233,37 @@ fn log_row(ui: &mut egui::Ui, s: &mut settings::Settings) -> Result<Option<std::
         ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
     }
     log
+}
+
+/// The server form's LAN announcement: on or off, the name it is listed under, the interface it uses.
+fn announce_row(ui: &mut egui::Ui, s: &mut settings::Settings, found: &mut Found) {
+    ui.checkbox(&mut s.announce, "Announce on the local network")
+        .on_hover_text("Clients' start screens and `sockchat servers` list this server");
+    ui.add_enabled_ui(s.announce, |ui| {
+        egui::Grid::new("announce-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+            let host = crate::engine::discovery::host_name();
+            field(ui, "Listed as", &mut s.announce_name, &host, 260.0);
+            let l = ui.label("Announce on");
+            let shown = match s.announce_interface.as_str() {
+                "" => "every network".to_string(),
+                name => name.to_string(),
+            };
+            egui::ComboBox::from_id_salt("announce-interface")
+                .selected_text(shown)
+                .width(260.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.announce_interface, String::new(), "every network");
+                    for i in found.interfaces() {
+                        let addrs: Vec<String> = i.addrs.iter().map(ToString::to_string).collect();
+                        let text = format!("{} ({})", i.name, addrs.join(", "));
+                        ui.selectable_value(&mut s.announce_interface, i.name.clone(), text);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+        });
+    });
 }
 
 /// Enter in a field starts, like the button.

@@ -3,7 +3,9 @@
 use egui::{Color32, RichText};
 
 use super::SockchatApp;
+use super::banner::address_banner;
 use super::calls;
+use super::present::ZOOM_HINT;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
 use crate::calls::Lane;
@@ -29,6 +31,7 @@ impl SockchatApp {
         // A narrow window cannot hold chat, client list and calls side by side: the calls panel wins.
         let narrow = calls_open && ui.available_width() < 900.0;
         let weak = ui.visuals().weak_text_color();
+        let present = self.settings.present;
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -43,8 +46,13 @@ impl SockchatApp {
                     .corner_radius(4.0)
                     .inner_margin(egui::Margin::symmetric(6, 2))
                     .show(ui, |ui| ui.label(RichText::new(badge).strong().color(Color32::WHITE)));
+                let short = present || ui.available_width() < 700.0;
                 let (text, bad) = match (&s.phase, &s.request) {
                     (Phase::Starting, _) => ("Starting...".to_string(), false),
+                    // Projector mode or a narrow window: the banner below says where, in larger type.
+                    (Phase::Live, super::StartRequest::Server(c)) if short && !s.reachable.is_empty() => {
+                        (format!("{} mode", c.mode.label()), false)
+                    }
                     (Phase::Live, super::StartRequest::Server(c)) => (
                         format!(
                             "Listening on {}  |  {} mode",
@@ -69,11 +77,16 @@ impl SockchatApp {
                     (Phase::Ended(why), _) => (why.clone(), true),
                 };
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
-                ui.label(RichText::new(text).color(color));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
-                    if save.clicked() {
-                        action = Action::Save;
+                    ui.toggle_value(&mut self.settings.present, "Present").on_hover_text(format!(
+                        "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
+                    ));
+                    // Less chrome on a projector: saving waits until the lesson is over.
+                    if !present {
+                        let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
+                        if save.clicked() {
+                            action = Action::Save;
+                        }
                     }
                     ui.toggle_value(&mut self.settings.calls_open, "Socket calls")
                         .on_hover_text("Show the socket calls behind the chat, live");
@@ -98,28 +111,42 @@ impl SockchatApp {
                             ui.spinner();
                         }
                     }
+                    // The status takes what the buttons leave, cut with "…" (whole on hover) rather than
+                    // running under them in a narrow window or in projector type.
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        ui.add(egui::Label::new(RichText::new(&text).color(color)).truncate())
+                            .on_hover_text(&text);
+                    });
                 });
             });
             ui.add_space(2.0);
         });
 
+        if is_server && s.phase == Phase::Live && !s.reachable.is_empty() {
+            egui::Panel::top("addresses").show(ui, |ui| {
+                ui.add_space(4.0);
+                address_banner(ui, &s.reachable, present);
+                ui.add_space(4.0);
+            });
+        }
+
         if is_server && !narrow {
-            egui::Panel::right("clients").default_size(270.0).min_size(200.0).show(ui, |ui| {
+            // At most about half a narrow window, so the chat keeps room (projector type is wide).
+            let most = (ui.available_width() * 0.45).max(200.0);
+            egui::Panel::right("clients").default_size(270.0).min_size(200.0).max_size(most).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
-                if let StartRequest::Server(cfg) = &s.request {
+                if let StartRequest::Server(cfg) = &s.request
+                    && !present
+                {
                     ui.label(RichText::new(format!("at most {}", cfg.max_clients)).weak())
                         .on_hover_text("More are told the server is full and closed (Limits and access)");
                 }
                 ui.add_space(4.0);
                 if s.clients.is_empty() {
-                    let hint = match (&s.phase, s.local_addr) {
+                    let hint = match (&s.phase, s.reachable.first()) {
                         (Phase::Live, Some(a)) => {
-                            format!(
-                                "No one yet. Clients connect to port {}, for example:\nnc <this host> {}",
-                                a.port(),
-                                a.port()
-                            )
+                            format!("No one yet. Clients connect to an address above, for example:\nnc {} {}", a.ip(), a.port())
                         }
                         _ => "No clients.".to_string(),
                     };
@@ -144,7 +171,9 @@ impl SockchatApp {
                                 ui.label(RichText::new(title).strong());
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
-                            ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            if !present {
+                                ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
+                            }
                             if let Some(tcp) = calls_open.then(|| calls::tcp_label(&s.calls, Lane::Conn(*id))).flatten() {
                                 ui.label(RichText::new(tcp).small().weak())
                                     .on_hover_text("The kernel's state of this TCP connection and its round-trip time");
@@ -156,7 +185,7 @@ impl SockchatApp {
                                          here until it closes, which the server learns when it next sends to it.",
                                     );
                             }
-                            ui.horizontal(|ui| {
+                            ui.horizontal_wrapped(|ui| {
                                 if s.mode().is_some_and(Mode::server_can_send) {
                                     let label =
                                         if chosen { "Sending to this one" } else { "Send to this one" };
@@ -255,8 +284,11 @@ impl SockchatApp {
                     s.focus_send = false;
                 }
             });
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(entries(s.chat.len())).small().weak());
+            ui.horizontal_wrapped(|ui| {
+                // The footer reads on a projector too: body size there, not the small style.
+                let footer = |t: &str| if present { RichText::new(t).weak() } else { RichText::new(t).small().weak() };
+                ui.label(footer(&entries(s.chat.len())));
+                ui.label(footer(ZOOM_HINT));
                 if let Some((ok, msg)) = &self.save.status {
                     let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
                     ui.label(RichText::new(msg).small().color(c));

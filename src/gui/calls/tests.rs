@@ -24,7 +24,8 @@ fn app(request: StartRequest) -> Harness<'static, SockchatApp> {
 
 fn server() -> Harness<'static, SockchatApp> {
     let mut h = app(StartRequest::Server(ServerConfig { addr: "[::]:7878".into(), ..Default::default() }));
-    feed(&mut h, Event::Listening { time: model::now(), addr: "[::]:7878".parse().unwrap(), fds: None });
+    let addr = "[::]:7878".parse().unwrap();
+    feed(&mut h, Event::Listening { time: model::now(), addr, addrs: vec![addr], fds: None });
     h
 }
 

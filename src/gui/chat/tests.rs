@@ -44,7 +44,12 @@ fn sample() -> ChatLog {
     let bob = peer(2, 5001, None);
     let names = |id: PeerId| (id == 2).then(|| "bob".to_string());
     log.push(
-        Event::Listening { time: model::now(), addr: "0.0.0.0:7311".parse().unwrap(), fds: None },
+        Event::Listening {
+            time: model::now(),
+            addr: "0.0.0.0:7311".parse().unwrap(),
+            addrs: vec![],
+            fds: None,
+        },
         &none,
     );
     log.push(Event::Connected { time: model::now(), peer: ann.clone() }, &none);
