@@ -76,7 +76,7 @@ pub fn panel(ui: &mut egui::Ui, s: &mut Session) {
     let h = ui.available_height();
     egui::Panel::bottom("call-detail")
         .resizable(true)
-        .default_size((h * 0.5).max(120.0))
+        .default_size((h * 0.4).max(100.0))
         .size_range(80.0..=(h - 60.0).max(90.0))
         .show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("detail").auto_shrink([false, false]).show(ui, |ui| {

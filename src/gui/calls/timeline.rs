@@ -68,7 +68,8 @@ pub fn show(ui: &mut egui::Ui, calls: &mut CallLog, colors: &PeerColors) -> Opti
             }
             let own = calls.lanes().iter().find(|l| l.key == row.key());
             gutter_at(&p, rect, abs, (calls.lanes(), own), &vis, colors);
-            let time = clock(row.start_us);
+            // Right-aligned, so the calls start in one column however long the session.
+            let time = format!("{:>10}", clock(row.start_us));
             let tx = rect.left() + gutter;
             let small = FontId::monospace(font.size * 0.85);
             p.text(
