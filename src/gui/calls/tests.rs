@@ -121,6 +121,24 @@ fn the_panel_shows_lanes_and_a_waiting_accept_with_its_elapsed_time() {
 }
 
 #[test]
+fn a_flood_shows_merged_and_calls_not_recorded_say_so() {
+    let mut h = server();
+    split_line(&mut h);
+    let merged = CallState::Merged { count: 4120, bytes: 86_520, span_us: 1_000_000 };
+    feed(&mut h, call(8, Lane::Conn(1), "recv", "fd 7", merged, None));
+    let Event::Call { call: c, time } =
+        call(9, Lane::Conn(1), "recv", "fd 7", ok("5 bytes"), Some(b"late\n"))
+    else {
+        unreachable!()
+    };
+    let lost = Arc::new(Call { lost_before: 3, ..(*c).clone() });
+    feed(&mut h, Event::Call { time, call: lost });
+    assert!(h.query_by_label_contains("x 4120 = 86520 bytes in 1.0 s (merged").is_some());
+    assert!(h.query_by_label_contains("[3 not recorded] recv(fd 7) = 5 bytes").is_some());
+    assert!(h.query_by_label_contains("3 calls were not recorded").is_some(), "no note above the timeline");
+}
+
+#[test]
 fn a_closed_connection_keeps_its_lane_greyed() {
     let mut h = server();
     split_line(&mut h);
