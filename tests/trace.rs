@@ -404,3 +404,26 @@ fn a_client_turned_away_is_told_and_closed_on_the_listeners_lane() {
     assert!(second.line().starts_with("sockchat: server full"));
     engine.stop();
 }
+
+#[test]
+fn a_disconnect_shuts_the_socket_once_then_closes_it() {
+    let (engine, addr, _) = traced_server(Mode::Duplex);
+    let mut c = Raw::connect(addr);
+    let evs = until(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    let Some(Event::Connected { peer, .. }) = evs.last() else { unreachable!() };
+    engine.send(Command::Disconnect(peer.id));
+    let evs = until(engine.events(), |e| matches!(e, Event::Disconnected { .. }));
+    let fd = calls(&evs).iter().find(|c| c.name == "pthread_create").map(|c| c.lane);
+    assert_eq!(fd, Some(Lane::Conn(peer.id)));
+    let rest = until(engine.events(), |e| matches!(e, Event::Call { call, .. } if call.name == "close"));
+    let all: Vec<Arc<Call>> = calls(&evs).into_iter().chain(calls(&rest)).collect();
+    let ends: Vec<String> = all
+        .iter()
+        .filter(|c| c.lane == Lane::Conn(peer.id) && matches!(c.name, "shutdown" | "close"))
+        .map(|c| c.describe())
+        .collect();
+    assert_eq!(ends.len(), 2, "one shutdown, one close: {ends:#?}");
+    assert!(ends[0].starts_with("shutdown(") && ends[0].ends_with("= 0"), "{ends:#?}");
+    assert!(c.closed());
+    engine.stop();
+}

@@ -344,6 +344,9 @@ pub(crate) struct Sock {
     stream: std::net::TcpStream,
     lane: Lane,
     peer: Option<SocketAddr>,
+    /// Shut down both ways already: a second `shutdown` would only fail with ENOTCONN (a Disconnect
+    /// shuts the socket, then its reader, ending, would again), so it is not made.
+    shut: AtomicBool,
     /// Only while tracing: a sink held here would otherwise keep the event channel open.
     sink: Option<EventSink>,
 }
@@ -352,7 +355,7 @@ impl Sock {
     pub(crate) fn new(stream: std::net::TcpStream, lane: Lane, sink: &EventSink) -> Arc<Sock> {
         let sink = sink.tracing().then(|| sink.clone());
         let peer = stream.peer_addr().ok().map(crate::model::canonical);
-        Arc::new(Sock { stream, lane, peer, sink })
+        Arc::new(Sock { stream, lane, peer, shut: AtomicBool::new(false), sink })
     }
 
     pub(crate) fn fd(&self) -> Option<i32> {
@@ -369,6 +372,12 @@ impl Sock {
 
     /// `shutdown(2)`, recorded.
     pub(crate) fn shutdown(&self, how: std::net::Shutdown, sink: &EventSink) -> io::Result<()> {
+        if self.shut.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if how == std::net::Shutdown::Both {
+            self.shut.store(true, Ordering::Release);
+        }
         let res = self.stream.shutdown(how);
         let how = match how {
             std::net::Shutdown::Read => "SHUT_RD",
