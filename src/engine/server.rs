@@ -31,6 +31,10 @@ use crate::codec::{self, LineDecoder, encode_line, one_line};
 use crate::model::{self, DisconnectReason, Event, LineBatch, Origin, Peer, PeerId, Target, canonical};
 use crate::protocol;
 
+mod accept;
+
+use accept::{Listener, accept_loop};
+
 /// Socket errors in the words a user expects.
 pub(crate) fn describe_io(e: &io::Error) -> String {
     match e.kind() {
@@ -155,63 +159,6 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     shared.stop(acceptor, &wake_handle, local);
 }
 
-/// The listening socket, shared by the accept thread and the stop that wakes it; its `close` is recorded
-/// when both have let go.
-struct Listener {
-    l: TcpListener,
-    /// Only while tracing (a sink kept here would otherwise hold the event channel open).
-    sink: Option<EventSink>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Some(sink) = &self.sink {
-            let fd = fd_of(&self.l);
-            let rec = sink.call("close", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
-            sink.returned(rec, || "0".into());
-        }
-    }
-}
-
-fn accept_loop(sh: &Arc<Shared>, listener: &Listener) {
-    // Out of descriptors, accept fails on every try until a client leaves: say so once a second, not ten.
-    let mut shortage = Throttle::new(Duration::from_secs(1));
-    let fd = fd_of(&listener.l);
-    loop {
-        let mut rec = sh.sink.call("accept", Lane::Listener, fd, None, || format!("fd {}", fd.unwrap_or(-1)));
-        if !sh.sink.pause(&rec) {
-            break;
-        }
-        sh.sink.waiting(&mut rec);
-        let res = listener.l.accept();
-        sh.sink.ended(rec, &res, |(s, a)| format!("fd {} from {}", fd_of(s).unwrap_or(-1), canonical(*a)));
-        if sh.read().stopping {
-            break;
-        }
-        match res {
-            Ok((stream, addr)) => sh.admit(stream, canonical(addr)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if fdlimit::is_shortage(&e) => {
-                if let Some(held) = shortage.hit(Instant::now()) {
-                    let more = if held > 0 {
-                        format!(" ({held} more since the last report)")
-                    } else {
-                        String::new()
-                    };
-                    let text = format!("accept failed: {e}: out of file descriptors, new clients wait{more}");
-                    sh.sink.error(None, text, false);
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => {
-                sh.sink.error(None, format!("accept failed: {e}"), false);
-                // Out of file descriptors and the like: back off rather than spin on the error.
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
 impl Shared {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
@@ -219,138 +166,6 @@ impl Shared {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn refuse(&self, addr: SocketAddr, reason: String) {
-        self.sink.emit(Event::Refused { time: model::now(), addr, reason });
-    }
-
-    fn admit(self: &Arc<Self>, stream: TcpStream, addr: SocketAddr) {
-        if let Some(why) = self.cfg.access.check(addr.ip()) {
-            // Closed at once; the trace shows the close on the listener's lane (it never became a client).
-            drop(Sock::new(stream, Lane::Listener, &self.sink));
-            return self.refuse(addr, why.into());
-        }
-        let mut st = self.write();
-        if st.stopping {
-            return;
-        }
-        let per_addr = self.cfg.max_per_address;
-        let full = if st.per_addr.get(&addr.ip()).is_some_and(|n| *n >= per_addr) {
-            Some((
-                format!("too many connections from your address ({per_addr}), close one and try again"),
-                format!("too many connections from this address ({per_addr})"),
-            ))
-        } else if st.clients.len() >= self.cfg.max_clients {
-            let max = self.cfg.max_clients;
-            Some((
-                format!("server full ({max} clients), try again later"),
-                format!("server full ({max} clients)"),
-            ))
-        } else {
-            None
-        };
-        if let Some((notice, why)) = full {
-            drop(st);
-            let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let sock = Sock::new(stream, Lane::Listener, &self.sink);
-            let notice = format!("sockchat: {notice}\n");
-            let fd = sock.fd().unwrap_or(-1);
-            let rec = self.sink.call("send", Lane::Listener, sock.fd(), Some(addr), || {
-                format!("fd {fd}, {} bytes", notice.len())
-            });
-            let mut out: &TcpStream = &sock;
-            let sent = out.write_all(notice.as_bytes());
-            self.sink.ended(rec, &sent, |()| notice.len().to_string());
-            let _ = sock.shutdown(Shutdown::Both, &self.sink);
-            drop(sock);
-            return self.refuse(addr, why);
-        }
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(self.cfg.send_timeout));
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // One descriptor for the reader and the writer, as in server.c.
-        let stream = Sock::new(stream, Lane::Conn(id), &self.sink);
-        let (reader_stream, writer_stream) = (stream.clone(), stream.clone());
-        let mut peer = Peer::new(id, addr);
-        let known = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).cached(addr.ip());
-        if let Some(host) = known.clone() {
-            peer.host = host;
-        }
-        let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
-        let reason: ReasonSlot = Arc::default();
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let client = Client {
-            out: tx,
-            queued: queued.clone(),
-            sending: Mutex::new(Flow::default()),
-            stream,
-            sink: self.sink.clone(),
-            reason: reason.clone(),
-            ip: addr.ip(),
-        };
-        st.insert(id, client);
-        drop(st);
-        // Connected goes out before the reader exists, so it precedes every message of this peer; and
-        // after the lock is let go, since it may wait for room when the user is behind.
-        self.sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
-
-        // A new address's first lines wait briefly for its host name, as the C server's `getnameinfo` after
-        // `accept` does; later connections from it find the name cached.
-        let (answered, name_wait) = match &known {
-            Some(_) => (None, None),
-            None => {
-                let (tx, rx) = crossbeam_channel::bounded::<()>(0);
-                (Some(tx), Some(rx))
-            }
-        };
-        let timeout = self.cfg.send_timeout;
-        let w_reason = reason.clone();
-        let w_sink = self.sink.clone();
-        let writer = std::thread::Builder::new()
-            .name(format!("sockchat-w{id}"))
-            .spawn(move || write_loop(&rx, &queued, &writer_stream, &w_reason, timeout, &w_sink));
-        let fd = reader_stream.fd().unwrap_or(-1);
-        let started = |role: &str, r: &std::io::Result<JoinHandle<()>>| {
-            let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
-                format!("sockchat-{role}{id}: {}s fd {fd}", if role == "r" { "read" } else { "write" })
-            });
-            self.sink.ended(rec, r, |_| "0".into());
-        };
-        started("w", &writer);
-        let reader = writer.and_then(|w| {
-            self.keep_thread(w);
-            let sh = self.clone();
-            let r_slot = slot.clone();
-            std::thread::Builder::new()
-                .name(format!("sockchat-r{id}"))
-                .spawn(move || sh.read_loop(id, &reader_stream, &r_slot, &reason, name_wait))
-        });
-        if reader.is_ok() || self.sink.tracing() {
-            started("r", &reader);
-        }
-        match reader {
-            Ok(r) => self.keep_thread(r),
-            Err(e) => {
-                // No reader to report the end, so report it here; dropping the queue ends the writer.
-                let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
-                if let Some(c) = self.write().remove(id) {
-                    let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
-                }
-                let peer = snapshot(&slot);
-                return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
-            }
-        }
-        if known.is_none() {
-            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot, answered);
-        }
-    }
-
-    fn keep_thread(&self, h: JoinHandle<()>) {
-        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
-        threads.retain(|h| !h.is_finished());
-        threads.push(h);
     }
 
     fn read_loop(

@@ -199,10 +199,17 @@ mod tests {
     /// arguments of each recording call (`sink.call("accept", ...)`, `.quick("close", ...)`,
     /// `flow.add("recv", ...)`, `made(sink, "bind", ...)`).
     fn recorded_names() -> Vec<String> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine")];
+        let mut files = Vec::new();
+        // The engine's modules and their sub-modules (`server/accept.rs`).
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(dir).expect("src/engine").flatten() {
+                if f.path().is_dir() { dirs.push(f.path()) } else { files.push(f.path()) }
+            }
+        }
         let mut names = Vec::new();
-        for f in std::fs::read_dir(dir).expect("src/engine").flatten() {
-            let src = std::fs::read_to_string(f.path()).unwrap_or_default();
+        for f in files {
+            let src = std::fs::read_to_string(&f).unwrap_or_default();
             for pat in [".call(", ".quick(", ".add(", "made("] {
                 for (i, _) in src.match_indices(pat) {
                     let rest = &src[i + pat.len()..];
