@@ -49,7 +49,11 @@ impl Peer {
     /// `host (ip:port) name`, the label a chat line carries; `server host (ip:port)` for our server.
     pub fn label(&self) -> String {
         let server = if self.server { "server " } else { "" };
-        let mut s = format!("{server}{} ({})", self.host_or_ip(), self.addr);
+        // Until the reverse lookup answers there is no name: the address once, not the IP twice.
+        let mut s = match &self.host {
+            Some(h) => format!("{server}{h} ({})", self.addr),
+            None => format!("{server}{}", self.addr),
+        };
         if let Some(n) = &self.name {
             let _ = write!(s, " {n}");
         }
@@ -697,7 +701,7 @@ mod tests {
     #[test]
     fn unresolved_host_falls_back_to_ip_and_relay_is_marked() {
         let ev = msg(Origin::Remote { from: peer(None, None), relayed: true }, "x");
-        assert_eq!(describe(&ev, NONE), "127.0.0.1 (127.0.0.1:5000) (relayed): x");
+        assert_eq!(describe(&ev, NONE), "127.0.0.1:5000 (relayed): x");
     }
 
     #[test]
@@ -781,6 +785,16 @@ mod tests {
     fn utc_times_end_in_z() {
         assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05.006 UTC)), "2026-01-02T03:04:05.006Z");
         assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05 -05:30)), "2026-01-02T03:04:05.000-05:30");
+    }
+
+    #[test]
+    fn a_peer_without_a_name_yet_is_its_address_once() {
+        let mut p = Peer::new(1, "127.0.0.1:38452".parse().unwrap());
+        let ev = Event::Connected { time: now(), peer: Arc::new(p.clone()) };
+        assert_eq!(describe(&ev, NONE), "* connected: 127.0.0.1:38452");
+        p.host = Some("localhost".into());
+        p.name = Some("ann".into());
+        assert_eq!(p.label(), "localhost (127.0.0.1:38452) ann");
     }
 
     #[test]
