@@ -95,7 +95,7 @@ pub struct ServerArgs {
     #[arg(value_name = "ADDR", default_value = "7878")]
     pub addr: String,
     /// one-way: clients talk, the server listens. duplex: the server can answer. room: lines are relayed to all.
-    #[arg(long, value_enum, default_value_t = Mode::OneWay)]
+    #[arg(long, value_enum, default_value_t = Mode::Duplex)]
     pub mode: Mode,
     /// Most clients at once (1 to 100000); more get a "server full" line and are closed.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clients, allow_negative_numbers = true)]

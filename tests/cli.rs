@@ -330,7 +330,8 @@ fn log_file_gets_each_event_as_it_happens() {
         .collect();
     assert_eq!(kinds[..3], ["listening", "connected", "message"], "{logged}");
     p.interrupt();
-    assert_eq!(p.finish().0, 0);
+    let (code, err) = p.finish();
+    assert_eq!(code, 0, "Ctrl-C stops cleanly: {err}");
     let after = std::fs::read_to_string(&path).unwrap();
     assert!(after.contains("\"disconnected\""), "stop's disconnects are logged too: {after}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -464,4 +465,15 @@ fn a_hard_fd_limit_below_max_clients_is_warned_about_at_start() {
     let p = under_ulimit("-n 64", &["server", "127.0.0.1:0", "--headless", "--json", "--max-clients", "2"]);
     let _c = Raw::connect(listening(&p));
     assert_eq!(p.json()["event"], "connected", "no warning when the limit is enough");
+}
+
+#[test]
+fn the_terminal_server_defaults_to_duplex_like_the_window() {
+    let mut p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json"]);
+    let mut c = Raw::connect(listening(&p));
+    p.event("connected");
+    p.type_line("the server answers");
+    assert_eq!(c.line(), "the server answers", "without --mode the server can answer");
+    p.interrupt();
+    assert_eq!(p.finish().0, 0);
 }
