@@ -206,6 +206,22 @@ fn a_port_in_use_is_reported_in_words_and_the_user_can_retry() {
     assert!(err.starts_with("Could not start the server"), "{err}");
     assert!(!h.state().in_chat());
 
+    // The error is about that form: another role does not show it, nor does coming back.
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    assert!(!has_text(&h, "port already in use"), "an old error stays after switching role");
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    assert!(!has_text(&h, "port already in use"));
+
+    // A new validation error is the only one shown.
+    h.get_by_label("Start server").click();
+    wait_for(&mut h, "the error again", |h| has_text(h, "port already in use"));
+    set_field(&mut h, "Listen port", "abc");
+    h.run_steps(2);
+    assert!(has_text(&h, "is not a number"));
+    assert!(!has_text(&h, "port already in use"), "the old error stays beside a new one");
+
     // Fix the port and go again.
     set_field(&mut h, "Listen port", "0");
     assert!(!h.get_by_label("Start server").accesskit_node().is_disabled());

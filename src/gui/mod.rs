@@ -26,6 +26,9 @@ pub struct SockchatApp {
     pub settings: Settings,
     /// Why the last start failed, in words, shown on the start screen until the next attempt.
     pub start_error: Option<String>,
+    /// The form as it was when `start_error` happened: the error is about those fields, so it goes once
+    /// they change (another role, a new port, a field now invalid for a reason of its own).
+    start_error_form: Option<settings::Settings>,
     pub session: Option<Session>,
     pub save: save::SaveFlow,
     /// Servers found on the LAN, for the client start screen.
@@ -55,6 +58,7 @@ impl SockchatApp {
         let mut app = SockchatApp {
             settings,
             start_error: None,
+            start_error_form: None,
             session: None,
             save: save::SaveFlow::default(),
             found: found::Found::default(),
@@ -172,6 +176,7 @@ impl SockchatApp {
                 let what =
                     if s.request.is_server() { "Could not start the server" } else { "Could not connect" };
                 self.start_error = Some(format!("{what}: {why}"));
+                self.start_error_form = Some(self.settings.clone());
                 self.session = None;
             }
         }

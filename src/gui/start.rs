@@ -74,6 +74,10 @@ impl SockchatApp {
                                 // Dropping the session stops its engine off this thread.
                                 self.session = None;
                             }
+                        } else if self.start_error.is_some()
+                            && self.start_error_form.as_ref() != Some(&self.settings)
+                        {
+                            self.start_error = None;
                         } else if let Some(e) = &self.start_error {
                             egui::Frame::new()
                                 .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
