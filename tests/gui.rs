@@ -814,3 +814,27 @@ fn present_mode_is_remembered_and_starts_the_next_window_large() {
     assert!(text_height(&next, "Clients (") > 1.4 * normal);
     assert!(has_text(&next, "Connect to"));
 }
+
+#[test]
+fn the_title_counts_messages_that_arrive_while_the_window_is_not_focused() {
+    let mut h = app();
+    let addr = start_server(&mut h, "room");
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all(b"seen at once\n").unwrap();
+    wait_for(&mut h, "the first line", |h| has_text(h, "seen at once"));
+    assert!(h.state().title().starts_with("sockchat - server on"), "{}", h.state().title());
+
+    h.input_mut().focused = false;
+    peer.write_all(b"while away 1\nwhile away 2\n").unwrap();
+    wait_for(&mut h, "the lines", |h| has_text(h, "while away 2"));
+    h.run_steps(2);
+    assert!(h.state().title().starts_with("(2) sockchat - server on"), "{}", h.state().title());
+
+    h.input_mut().focused = true;
+    h.run_steps(2);
+    assert!(
+        h.state().title().starts_with("sockchat - server on"),
+        "read once focused: {}",
+        h.state().title()
+    );
+}

@@ -29,6 +29,10 @@ pub struct SockchatApp {
     /// The form as it was when `start_error` happened: the error is about those fields, so it goes once
     /// they change (another role, a new port, a field now invalid for a reason of its own).
     start_error_form: Option<settings::Settings>,
+    /// Messages received while the window was not focused, and how many had been received when it last
+    /// was: the title shows the first, as chat programs do in the taskbar.
+    unseen: u64,
+    seen_at: u64,
     pub session: Option<Session>,
     pub save: save::SaveFlow,
     /// Servers found on the LAN, for the client start screen.
@@ -59,6 +63,8 @@ impl SockchatApp {
             settings,
             start_error: None,
             start_error_form: None,
+            unseen: 0,
+            seen_at: 0,
             session: None,
             save: save::SaveFlow::default(),
             found: found::Found::default(),
@@ -150,18 +156,35 @@ impl SockchatApp {
         self.session.as_ref().is_some_and(|s| s.ever_live || s.stepping())
     }
 
-    /// The window title: app, role and address.
+    /// The window title: app, role and address, after the count of unseen messages when there are any.
     pub fn title(&self) -> String {
-        match &self.session {
-            Some(s) if s.ever_live => match &s.request {
-                StartRequest::Server(c) => {
-                    let addr = s.local_addr.map_or_else(|| c.addr.clone(), |a| a.to_string());
-                    format!("sockchat - server on {addr} ({})", c.mode.label())
-                }
-                StartRequest::Client(c) => format!("sockchat - client of {}", c.addr),
-            },
-            _ => "sockchat".into(),
+        let unseen = if self.unseen > 0 { format!("({}) ", self.unseen) } else { String::new() };
+        unseen
+            + &match &self.session {
+                Some(s) if s.ever_live => match &s.request {
+                    StartRequest::Server(c) => {
+                        let addr = s.local_addr.map_or_else(|| c.addr.clone(), |a| a.to_string());
+                        format!("sockchat - server on {addr} ({})", c.mode.label())
+                    }
+                    StartRequest::Client(c) => format!("sockchat - client of {}", c.addr),
+                },
+                _ => "sockchat".into(),
+            }
+    }
+
+    /// Counts what arrived while the window was not focused; focusing it marks everything seen.
+    fn count_unseen(&mut self, focused: bool) {
+        let received = self.session.as_ref().map_or(0, |s| s.received);
+        if received < self.seen_at {
+            // A new session counts from zero.
+            self.seen_at = 0;
         }
+        if focused {
+            self.unseen = 0;
+        } else {
+            self.unseen += received - self.seen_at;
+        }
+        self.seen_at = received;
     }
 
     /// Drains the engine and the save workers; runs before each frame and on each wake-up.
@@ -202,6 +225,7 @@ impl eframe::App for SockchatApp {
             // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
         }
+        self.count_unseen(ctx.input(|i| i.focused));
         let title = self.title();
         if title != self.title {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));

@@ -58,6 +58,8 @@ const EVENTS_PER_FRAME: usize = 20_000;
 
 pub struct Session {
     pub request: StartRequest,
+    /// Messages received from peers this session, for the unread count in the title.
+    pub received: u64,
     engine: Option<Engine>,
     wake: Option<Waker>,
     pub phase: Phase,
@@ -122,6 +124,7 @@ impl Session {
     fn idle(request: StartRequest, wake: Option<Waker>) -> Session {
         let mut s = Session {
             request,
+            received: 0,
             engine: None,
             wake,
             phase: Phase::Starting,
@@ -458,6 +461,7 @@ impl Session {
             }
             Event::Message(m) => {
                 if let Origin::Remote { from, .. } = &m.origin {
+                    self.received += 1;
                     // A client's one connection is lane 0, whoever a room relayed the line from.
                     let lane = if self.request.is_server() { from.id } else { 0 };
                     self.calls.message(crate::calls::Lane::Conn(lane), self.chat.next_number(), &m.text);
