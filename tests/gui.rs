@@ -838,3 +838,41 @@ fn the_title_counts_messages_that_arrive_while_the_window_is_not_focused() {
         h.state().title()
     );
 }
+
+#[test]
+fn the_save_form_takes_enter_keeps_a_failure_open_and_gives_the_keyboard_back() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+    let mut peer = TcpStream::connect(addr).unwrap();
+    peer.write_all(b"line to keep\n").unwrap();
+    wait_for(&mut h, "the message", |h| has_text(h, "line to keep"));
+    let dir = std::env::temp_dir().join(format!("sockchat-gui-save-form-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    h.get_by_label("Save transcript...").click();
+    h.run_steps(2);
+    assert!(h.get_by_label("File").is_focused(), "the path field has the keyboard when the form opens");
+
+    // A folder that does not exist: the form stays open and says so in words beside the path.
+    let missing = dir.join("no-such-folder").join("t.txt");
+    h.get_by_label("File").set_text_value_accesskit(missing.to_str().unwrap());
+    h.get_by_label("File").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the failure", |h| has_text(h, "does not exist"));
+    assert!(h.state().save.form_open, "a failed save keeps the form open");
+    assert!(h.query_by_label_contains("os error").is_none(), "the reason is in words");
+
+    // Fixed, Enter saves, the form closes, and typing goes to the send box again.
+    let good = dir.join("t.txt");
+    h.get_by_label("File").set_text_value_accesskit(good.to_str().unwrap());
+    h.get_by_label("File").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "the save", |h| has_text(h, "Saved "));
+    h.run_steps(3);
+    assert!(!h.state().save.form_open);
+    assert!(std::fs::read_to_string(&good).unwrap().contains("line to keep"));
+    assert!(h.get_by_label("Message").is_focused(), "the send box has the keyboard back");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

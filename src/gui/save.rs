@@ -99,6 +99,23 @@ fn dialog_possible() -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("zenity").is_file()))
 }
 
+/// Why a save failed, in words a person can act on; the system's own words follow for the rest.
+fn failure_words(path: &Path, e: &std::io::Error) -> String {
+    let folder = path.parent().map_or_else(String::new, |p| p.display().to_string());
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the folder {folder} does not exist"),
+        std::io::ErrorKind::PermissionDenied => format!("you may not write in {folder}"),
+        std::io::ErrorKind::IsADirectory => "that is a folder: add a file name".into(),
+        std::io::ErrorKind::StorageFull => "the disk is full".into(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "that disk is read-only".into(),
+        _ => {
+            let words = e.to_string();
+            words.split(" (os error").next().unwrap_or(&words).to_lowercase()
+        }
+    };
+    format!("Could not save to {}: {why}", path.display())
+}
+
 /// A dialog that answers "no file" faster than a person could have cancelled it did not really open.
 const TOO_FAST: Duration = Duration::from_millis(700);
 
@@ -117,6 +134,15 @@ pub struct SaveFlow {
     pub form_format: Format,
     /// Why the form is showing instead of a dialog, if it is a fallback.
     pub form_note: Option<String>,
+    /// The path field takes the keyboard when the form opens, so a typed path and Enter save at once.
+    pub focus_path: bool,
+    /// The form's own save is being written: the form stays open until it is done, and closes only if
+    /// it worked.
+    pub form_saving: bool,
+    /// Why the form's last save failed, in words, shown next to the path.
+    pub form_error: Option<String>,
+    /// The form closed after a save or a cancel: the chat's send box takes the keyboard back.
+    pub closed: bool,
     picking: Option<(Receiver<Pick>, Instant)>,
     writing: Option<Receiver<Result<(PathBuf, usize), String>>>,
     /// Last outcome, shown in the status line: (ok, words).
@@ -131,6 +157,10 @@ impl Default for SaveFlow {
             form_path: String::new(),
             form_format: Format::Text,
             form_note: None,
+            focus_path: false,
+            form_saving: false,
+            form_error: None,
+            closed: false,
             picking: None,
             writing: None,
             status: None,
@@ -185,6 +215,8 @@ impl SaveFlow {
 
     fn open_form(&mut self, note: Option<String>) {
         self.form_open = true;
+        self.focus_path = true;
+        self.form_error = None;
         self.form_note = note;
         self.form_path = default_path(self.form_format).display().to_string();
     }
@@ -214,7 +246,7 @@ impl SaveFlow {
             let text = render(&events, &peers, format, note.as_deref());
             let r = write_atomic(&path, text.as_bytes())
                 .map(|()| (path.clone(), events.len()))
-                .map_err(|e| format!("Could not save to {}: {e}", path.display()));
+                .map_err(|e| failure_words(&path, &e));
             let _ = tx.send(r);
             if let Some(w) = wake {
                 w();
@@ -254,10 +286,21 @@ impl SaveFlow {
                     self.writing = None;
                     let what = if n == 1 { "1 entry".to_string() } else { format!("{n} entries") };
                     self.status = Some((true, format!("Saved {what} to {}", p.display())));
+                    if std::mem::take(&mut self.form_saving) {
+                        self.form_open = false;
+                        self.closed = true;
+                    }
                 }
                 Ok(Err(e)) => {
                     self.writing = None;
-                    self.status = Some((false, e));
+                    if std::mem::take(&mut self.form_saving) {
+                        // The form stays, with the reason beside the path, to fix and try again.
+                        self.form_error = Some(e);
+                        self.focus_path = true;
+                        self.status = None;
+                    } else {
+                        self.status = Some((false, e));
+                    }
                 }
                 Err(TryRecvError::Disconnected) => {
                     self.writing = None;

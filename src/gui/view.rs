@@ -291,7 +291,8 @@ impl SockchatApp {
                 ui.label(footer(ZOOM_HINT));
                 if let Some((ok, msg)) = &self.save.status {
                     let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
-                    ui.label(RichText::new(msg).small().color(c));
+                    // Body size: the outcome of a save is read here, not in fine print.
+                    ui.label(RichText::new(msg).color(c));
                 }
             });
             ui.add_space(2.0);
@@ -316,6 +317,12 @@ impl SockchatApp {
 
     /// The in-window save form: the fallback where no native dialog opens.
     pub(super) fn save_form(&mut self, ui: &mut egui::Ui) {
+        // Saved or cancelled: typing goes to the send box again, not into nothing.
+        if std::mem::take(&mut self.save.closed)
+            && let Some(s) = &mut self.session
+        {
+            s.focus_send = true;
+        }
         if !self.save.form_open {
             return;
         }
@@ -346,22 +353,33 @@ impl SockchatApp {
                     let r = ui
                         .add(egui::TextEdit::singleline(&mut self.save.form_path).desired_width(460.0))
                         .labelled_by(l.id);
+                    if std::mem::take(&mut self.save.focus_path) {
+                        r.request_focus();
+                    }
                     go |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 });
+                if let Some(e) = &self.save.form_error {
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                }
                 ui.horizontal(|ui| {
-                    go |= ui
-                        .add_enabled(!self.save.form_path.trim().is_empty(), egui::Button::new("Save"))
-                        .clicked();
+                    let can = !self.save.form_path.trim().is_empty() && !self.save.busy();
+                    go |= ui.add_enabled(can, egui::Button::new("Save")).clicked();
                     cancel = ui.button("Cancel").clicked();
+                    if self.save.form_saving {
+                        ui.spinner();
+                    }
                 });
             });
-        if go {
+        if go && !self.save.busy() && !self.save.form_path.trim().is_empty() {
             let path = std::path::PathBuf::from(self.save.form_path.trim());
             let format = self.save.form_format;
-            self.save.form_open = false;
+            self.save.form_error = None;
+            self.save.form_saving = true;
             self.write_transcript(path, format);
         } else if cancel || !open {
             self.save.form_open = false;
+            self.save.form_saving = false;
+            self.save.closed = true;
         }
     }
 }
