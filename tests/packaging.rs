@@ -192,3 +192,44 @@ fn packager_config_parses_and_agrees() {
         assert!(w == h && w >= 32, "{rel} is {w}x{h}: the .icns wants square icons");
     }
 }
+
+/// A directory under the system's temp dir, removed when the test ends, passed or not.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn install_script_puts_each_file_where_desktops_look() {
+    let prefix = TempDir(std::env::temp_dir().join(format!("sockchat-packaging-{}", std::process::id())));
+    let script = root().join("packaging/linux/install.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .env("PREFIX", prefix.0.join("usr"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(out.status.success(), "install.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let share = prefix.0.join("usr/share");
+    let mut wanted = vec![
+        (format!("applications/{ID}.desktop"), linux_file("desktop")),
+        (format!("metainfo/{ID}.metainfo.xml"), linux_file("metainfo.xml")),
+        (format!("icons/hicolor/scalable/apps/{ID}.svg"), root().join(format!("packaging/icons/{ID}.svg"))),
+    ];
+    for n in SIZES {
+        let rel = format!("icons/hicolor/{n}x{n}/apps/{ID}.png");
+        wanted.push((rel.clone(), root().join("packaging/icons").join(rel.trim_start_matches("icons/"))));
+    }
+    for (rel, source) in &wanted {
+        let got = std::fs::read(share.join(rel))
+            .unwrap_or_else(|e| panic!("install.sh did not install {rel}: {e}"));
+        let want = std::fs::read(source).unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+        assert!(got == want, "{rel} differs from {}", source.display());
+    }
+    // The tree as a distribution would ship it: appstreamcli also checks that the launchable's desktop
+    // file is there beside the metainfo.
+    validate("appstreamcli", &["validate-tree", "--no-net"], &prefix.0, "appstream");
+}
