@@ -194,14 +194,18 @@ fn packager_config_parses_and_agrees() {
 }
 
 /// A directory under the system's temp dir, removed when the test ends, passed or not.
+#[cfg(target_os = "linux")]
 struct TempDir(PathBuf);
 
+#[cfg(target_os = "linux")]
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
+// Linux only: install.sh is for freedesktop.org desktops, and macOS's install(1) has no -D.
+#[cfg(target_os = "linux")]
 #[test]
 fn install_script_puts_each_file_where_desktops_look() {
     let prefix = TempDir(std::env::temp_dir().join(format!("sockchat-packaging-{}", std::process::id())));
