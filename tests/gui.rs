@@ -876,3 +876,28 @@ fn the_save_form_takes_enter_keeps_a_failure_open_and_gives_the_keyboard_back() 
     assert!(h.get_by_label("Message").is_focused(), "the send box has the keyboard back");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn after_a_disconnect_the_next_cards_stay_put_until_the_pointer_leaves_the_list() {
+    let mut h = app();
+    let addr = start_server(&mut h, "room");
+    let _clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    wait_for(&mut h, "three clients", |h| has_text(h, "Clients (3)"));
+    h.run_steps(2);
+    let before = h.get_all_by_label("Disconnect").nth(1).unwrap().rect();
+    h.get_all_by_label("Disconnect").next().unwrap().click();
+    wait_for(&mut h, "the first to go", |h| has_text(h, "Clients (2)"));
+    h.run_steps(2);
+    // The pointer is still where the click was: the card that was second has not moved up under it.
+    let buttons: Vec<egui::Rect> = h.get_all_by_label("Disconnect").map(|n| n.rect()).collect();
+    assert_eq!(buttons.len(), 2);
+    assert_eq!(buttons[0], before, "the next Disconnect button stayed in its place");
+    assert!(has_text(&h, "left"), "the leaver's card stays, marked");
+
+    // The pointer leaves the list: the leaver's card goes and the others move up.
+    h.hover_at(egui::pos2(10.0, 300.0));
+    h.run_steps(2);
+    assert!(!has_text(&h, "left"));
+    let now = h.get_all_by_label("Disconnect").next().unwrap().rect();
+    assert!(now.top() < before.top(), "{now:?} vs {before:?}");
+}

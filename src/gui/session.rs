@@ -53,6 +53,9 @@ pub struct ClientEntry {
     pub since: OffsetDateTime,
 }
 
+/// Most departed clients' cards kept in place at once (see [`Session::departed`]).
+const DEPARTED_KEPT: usize = 256;
+
 /// Most events handled per frame, so a flood cannot stall a frame; the rest wait for the next one.
 const EVENTS_PER_FRAME: usize = 20_000;
 
@@ -73,6 +76,10 @@ pub struct Session {
     pub server: Option<Arc<Peer>>,
     /// Server: clients connected now, in arrival order.
     pub clients: BTreeMap<PeerId, ClientEntry>,
+    /// Server: clients that left while the pointer was over the client list. Their cards stay in place,
+    /// greyed, so the next Disconnect button does not slide under the cursor; the list lets them go
+    /// once the pointer leaves it.
+    pub departed: BTreeMap<PeerId, ClientEntry>,
     /// Every peer seen, for naming message targets even after they left.
     pub known: HashMap<PeerId, Arc<Peer>>,
     pub chat: ChatLog,
@@ -133,6 +140,7 @@ impl Session {
             reachable: Vec::new(),
             server: None,
             clients: BTreeMap::new(),
+            departed: BTreeMap::new(),
             known: HashMap::new(),
             chat: ChatLog::new(),
             target: Target::All,
@@ -276,6 +284,7 @@ impl Session {
             reap(e);
         }
         self.clients.clear();
+        self.departed.clear();
         self.server = None;
         self.target = Target::All;
         self.calls.restarted();
@@ -368,6 +377,7 @@ impl Session {
                     });
                     self.phase = Phase::Ended(why);
                     self.clients.clear();
+                    self.departed.clear();
                     changed = true;
                     break;
                 }
@@ -443,7 +453,15 @@ impl Session {
                 return;
             }
             Event::Disconnected { peer, reason, .. } => {
-                self.clients.remove(&peer.id);
+                if let Some(c) = self.clients.remove(&peer.id)
+                    && self.request.is_server()
+                {
+                    self.departed.insert(peer.id, c);
+                    // Bounded: a crowd leaving while the pointer rests on the list keeps the newest.
+                    while self.departed.len() > DEPARTED_KEPT {
+                        self.departed.pop_first();
+                    }
+                }
                 self.calls.close_lane(if self.request.is_server() { peer.id } else { 0 });
                 if self.target == Target::One(peer.id) {
                     self.target = Target::All;

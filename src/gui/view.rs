@@ -154,10 +154,19 @@ impl SockchatApp {
                 }
                 let mut drop_id = None;
                 let mut new_target = None;
-                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                    for (id, c) in &s.clients {
+                let list = egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                    // Live clients and, in their places, those that just left (see `Session::departed`).
+                    let mut ids: Vec<crate::model::PeerId> = s.clients.keys().chain(s.departed.keys()).copied().collect();
+                    ids.sort_unstable();
+                    for id in &ids {
+                        let Some(c) = s.clients.get(id) else {
+                            if let Some(c) = s.departed.get(id) {
+                                departed_card(ui, *id, c);
+                            }
+                            continue;
+                        };
                         let chosen = s.target == Target::One(*id);
-                        egui::Frame::group(ui.style()).show(ui, |ui| {
+                        let card = egui::Frame::group(ui.style()).show(ui, |ui| {
                             ui.set_width(ui.available_width());
                             ui.horizontal(|ui| {
                                 let (rect, _) =
@@ -203,8 +212,13 @@ impl SockchatApp {
                                 }
                             });
                         });
+                        // Its height, for its place-holder if it leaves (see `departed_card`).
+                        ui.ctx().data_mut(|d| d.insert_temp(card_key(*id), card.response.rect.height()));
                     }
                 });
+                if !s.departed.is_empty() && !ui.rect_contains_pointer(list.inner_rect) {
+                    s.departed.clear();
+                }
                 if let Some(id) = drop_id {
                     s.disconnect_client(id);
                 }
@@ -382,6 +396,26 @@ impl SockchatApp {
             self.save.closed = true;
         }
     }
+}
+
+/// A client that has left, kept in its place (greyed, no buttons) while the pointer is on the list.
+/// As tall as the card was, so the cards below keep their places.
+fn departed_card(ui: &mut egui::Ui, id: crate::model::PeerId, c: &super::session::ClientEntry) {
+    let was = ui.ctx().data(|d| d.get_temp::<f32>(card_key(id)));
+    let drawn = egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
+        ui.label(RichText::new(title).strong().weak());
+        ui.label(RichText::new(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr)).weak());
+        ui.label(RichText::new("left").italics().weak());
+    });
+    if let Some(h) = was {
+        ui.add_space((h - drawn.response.rect.height()).max(0.0));
+    }
+}
+
+fn card_key(id: crate::model::PeerId) -> egui::Id {
+    egui::Id::unique(("client card height", id))
 }
 
 fn entries(n: usize) -> String {
