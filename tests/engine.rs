@@ -601,3 +601,29 @@ fn a_client_keeps_each_lines_sender_when_relayed_and_plain_lines_mix_in_one_read
     drop(srv);
     wait_closed(client.events());
 }
+
+#[test]
+fn a_client_we_disconnect_is_not_said_to_have_finished_sending() {
+    let (engine, addr) = server(Mode::Duplex);
+    let mut c = Raw::connect(addr);
+    let id = connected_id(&engine, c.local());
+    engine.send(Command::Disconnect(id));
+    let rest = {
+        let mut seen = Vec::new();
+        loop {
+            let ev = wait_for(engine.events(), |_| true);
+            let done = matches!(ev, Event::Disconnected { .. });
+            seen.push(ev);
+            if done {
+                break seen;
+            }
+        }
+    };
+    assert!(
+        !rest.iter().any(|e| matches!(e, Event::PeerUpdated { peer, .. } if peer.done_sending)),
+        "our own shutdown is not the client's half-close: {rest:#?}"
+    );
+    assert!(matches!(rest.last(), Some(Event::Disconnected { reason: DisconnectReason::ByUs, .. })));
+    assert!(c.closed());
+    engine.stop();
+}

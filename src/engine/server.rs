@@ -245,7 +245,10 @@ impl Shared {
         });
         self.flush_lines(&mut at);
         self.flush_relay(&mut relay, id);
-        let end = if end == DisconnectReason::Closed && self.cfg.mode.server_can_send() {
+        // End of file after our own Disconnect or stop (its shutdown ends our reading too) is not the
+        // client finishing: only a client that shut its side while we still wanted it is half-closed.
+        let closing = reason.lock().unwrap_or_else(PoisonError::into_inner).is_some();
+        let end = if end == DisconnectReason::Closed && self.cfg.mode.server_can_send() && !closing {
             if said {
                 deadline = idle.map(|d| Instant::now() + d);
             }
