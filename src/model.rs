@@ -10,6 +10,10 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 
+mod text;
+
+pub use text::{PRIVATE_MARK, PRIVATE_TO_YOU, describe, format_line, peer_change, to_json};
+
 /// Engine-assigned identity of a connection; stable for its lifetime, never reused within one engine.
 pub type PeerId = u64;
 
@@ -410,149 +414,6 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         t.second(),
         t.millisecond()
     )
-}
-
-fn target_label(to: &Option<Target>, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-    match to {
-        None => "server".into(),
-        Some(Target::All) => "all".into(),
-        Some(Target::One(id)) => {
-            let who = peer_name(*id).unwrap_or_else(|| format!("client #{id}"));
-            format!("{who} only{PRIVATE_MARK}")
-        }
-    }
-}
-
-/// How a line sent to one client only is marked where it was sent from.
-pub const PRIVATE_MARK: &str = " (private)";
-/// How such a line is marked where it arrives.
-pub const PRIVATE_TO_YOU: &str = " (private: to you only)";
-
-/// What a peer's new snapshot is worth a line for, if anything: a new name, or the end of its sending
-/// (a host name arriving is not: lists and later lines show it).
-pub fn peer_change(old: Option<&Peer>, new: &Peer) -> Option<String> {
-    let old = old?;
-    if old.name != new.name {
-        return Some(format!("* peer is now known as {}", new.label()));
-    }
-    (new.done_sending && !old.done_sending).then(|| {
-        format!(
-            "* {} finished sending (shut down its side of the connection); it stays connected and receives until it closes",
-            new.label()
-        )
-    })
-}
-
-/// One line of text for an event, without the time: the chat view's and the terminal's wording.
-///
-/// `peer_name` turns a target id into a label for messages we sent to one client.
-pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-    match ev {
-        Event::Listening { addr, addrs, fds, .. } => {
-            let fds = fds.map_or(String::new(), |f| format!(" ({})", f.describe()));
-            format!("* listening on {addr}{}{fds}", connect_to(*addr, addrs))
-        }
-        Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
-        Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
-        Event::Message(m) => {
-            let cut = if m.truncated { " [cut: line over the length limit]" } else { "" };
-            match &m.origin {
-                Origin::Local { to } => format!("-> {}: {}{cut}", target_label(to, peer_name), m.text),
-                Origin::Remote { from, relayed } => {
-                    let via = if *relayed { " (relayed)" } else { "" };
-                    let private = if m.private { PRIVATE_TO_YOU } else { "" };
-                    format!("{}{via}{private}: {}{cut}", from.label(), m.text)
-                }
-            }
-        }
-        Event::Disconnected { peer, reason, .. } => {
-            format!("* disconnected: {} ({})", peer.label(), reason.describe())
-        }
-        Event::Refused { addr, reason, .. } => format!("* refused {addr}: {reason}"),
-        Event::Error { peer, text, .. } => match peer {
-            Some(p) => format!("! error with {}: {text}", p.label()),
-            None => format!("! error: {text}"),
-        },
-        Event::Call { call, .. } => format!("# {}", call.describe()),
-        Event::Tcp { conns, .. } => {
-            let each: Vec<String> = conns.iter().map(crate::calls::TcpConn::describe).collect();
-            format!(
-                "# TCP state: {}",
-                if each.is_empty() { "no connections".into() } else { each.join(", ") }
-            )
-        }
-    }
-}
-
-/// `, clients connect to A or B`: said when the listening address is not one to type (a wildcard).
-fn connect_to(addr: SocketAddr, addrs: &[SocketAddr]) -> String {
-    if addrs.is_empty() || addrs == [addr] {
-        return String::new();
-    }
-    let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    format!(", clients connect to {}", list.join(" or "))
-}
-
-/// `HH:MM:SS ` + [`describe`]: one terminal line per event.
-pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-    format!("{} {}", clock(ev.time()), describe(ev, peer_name))
-}
-
-/// The `--json` object for an event (see README for the fields).
-pub fn to_json(ev: &Event) -> Value {
-    let time = rfc3339(ev.time());
-    let mut v = match ev {
-        Event::Listening { addr, addrs, fds, .. } => json!({
-            "addr": addr.to_string(),
-            "addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "fds": fds.map(|f| json!({ "limit": f.limit, "raised_from": f.raised_from, "clients": f.clients })),
-        }),
-        Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
-        Event::Message(m) => {
-            let mut v = json!({
-                "seq": m.seq,
-                "text": m.text,
-                "truncated": m.truncated,
-                "private": m.is_private(),
-                "from_server": m.from_server(),
-            });
-            match &m.origin {
-                Origin::Local { to } => {
-                    v["dir"] = "out".into();
-                    v["peer"] = Value::Null;
-                    v["to"] = match to {
-                        None => "server".into(),
-                        Some(Target::All) => "all".into(),
-                        Some(Target::One(id)) => json!(id),
-                    };
-                }
-                Origin::Remote { from, relayed } => {
-                    v["dir"] = "in".into();
-                    v["peer"] = from.to_json();
-                    v["relayed"] = json!(relayed);
-                }
-            }
-            v
-        }
-        Event::Disconnected { peer, reason, .. } => {
-            json!({ "peer": peer.to_json(), "reason": reason.describe() })
-        }
-        Event::Refused { addr, reason, .. } => {
-            json!({ "peer": { "addr": addr.to_string(), "host": null, "name": null }, "reason": reason })
-        }
-        Event::Error { peer, text, fatal, .. } => json!({
-            "peer": peer.as_ref().map(|p| p.to_json()),
-            "text": text,
-            "fatal": fatal,
-        }),
-        Event::Call { call, .. } => call.to_json(),
-        Event::Tcp { conns, .. } => {
-            json!({ "conns": conns.iter().map(crate::calls::TcpConn::to_json).collect::<Vec<_>>() })
-        }
-    };
-    v["event"] = ev.kind().into();
-    v["time"] = json!(time);
-    v
 }
 
 /// Everything that happened, in order. `PeerUpdated` is folded into the peer table, not stored.
