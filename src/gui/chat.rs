@@ -582,7 +582,7 @@ impl ChatLog {
                 let bg = match kind {
                     _ if self.found_current == Some(n) => Some(vis.selection.bg_fill),
                     _ if self.found.binary_search(&n).is_ok() => Some(found_bg),
-                    _ if self.highlight.contains(&(self.trimmed + i)) => Some(vis.selection.bg_fill),
+                    _ if self.highlight.contains(&n) => Some(vis.selection.bg_fill),
                     Kind::Own => Some(own_bg),
                     Kind::Error => Some(err_bg),
                     _ => None,
