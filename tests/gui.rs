@@ -901,3 +901,79 @@ fn after_a_disconnect_the_next_cards_stay_put_until_the_pointer_leaves_the_list(
     let now = h.get_all_by_label("Disconnect").next().unwrap().rect();
     assert!(now.top() < before.top(), "{now:?} vs {before:?}");
 }
+
+/// The fill colours of the rectangles drawn in the last frame.
+fn fills(h: &Harness<'static, SockchatApp>) -> Vec<egui::Color32> {
+    fn walk(shape: &egui::Shape, out: &mut Vec<egui::Color32>) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
+            egui::Shape::Rect(r) => out.push(r.fill),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for c in &h.output().shapes {
+        walk(&c.shape, &mut out);
+    }
+    out
+}
+
+/// Find in history: Ctrl+F opens the bar with the field focused, a word shows "1 of N" and marks the
+/// matching lines, Next moves and wraps, and Escape closes the bar and gives the send box the keyboard.
+#[test]
+fn ctrl_f_finds_in_history_steps_through_matches_and_escape_gives_the_keyboard_back() {
+    let mut h = app();
+    let addr = start_server(&mut h, "duplex");
+    let _peer = TcpStream::connect(addr).unwrap();
+    wait_for(&mut h, "the client", |h| h.state().session.as_ref().is_some_and(|s| s.can_send()));
+    let from = std::sync::Arc::new(Peer::new(7, "127.0.0.1:5555".parse().unwrap()));
+    {
+        let s = h.state_mut().session.as_mut().unwrap();
+        for i in 0..300u64 {
+            let text =
+                if [5, 15, 205].contains(&i) { format!("line {i} says Hello") } else { format!("line {i}") };
+            s.apply(received(&from, i, text));
+        }
+    }
+    h.run_steps(3);
+    assert!(h.query_by_label("Find").is_none(), "no bar before Ctrl+F");
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    assert!(h.get_by_label("Find").is_focused(), "the field has the keyboard when the bar opens");
+    h.get_by_label("Find").type_text("hello");
+    h.run_steps(3);
+    assert!(has_text(&h, "1 of 3"), "the first of three matches");
+    let chat = &h.state().session.as_ref().unwrap().chat;
+    let first = chat.found_current.expect("a current match");
+    assert_eq!(chat.found.len(), 3);
+    assert!(chat.text_of(first).unwrap().contains("line 5 says Hello"));
+    assert!(has_text(&h, "line 5 says Hello"), "the view scrolled up to the first match");
+    let current = h.ctx.global_style().visuals.selection.bg_fill;
+    assert_eq!(fills(&h).iter().filter(|c| **c == current).count(), 1, "the current match is marked");
+
+    h.get_by_label("Next").click();
+    h.run_steps(2);
+    assert!(has_text(&h, "2 of 3"));
+    assert!(has_text(&h, "line 15 says Hello"));
+    h.get_by_label("Find").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert!(has_text(&h, "3 of 3"), "Enter moves to the next match");
+    h.key_press(egui::Key::F3);
+    h.run_steps(2);
+    assert!(has_text(&h, "1 of 3"), "past the last match it wraps to the first");
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::F3);
+    h.run_steps(2);
+    assert!(has_text(&h, "3 of 3"), "Shift+F3 goes back, wrapping");
+
+    h.get_by_label("Find").focus();
+    h.run_steps(1);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
+    assert!(h.query_by_label("Find").is_none(), "Escape closes the bar");
+    assert!(h.state().session.as_ref().unwrap().chat.found.is_empty(), "and clears the marks");
+    assert!(!fills(&h).contains(&current), "no line is marked any more");
+    assert!(h.get_by_label("Message").is_focused(), "the send box has the keyboard back");
+}

@@ -157,6 +157,9 @@ pub struct ChatLog {
     /// Entries (by [`ChatLog::number`]) drawn highlighted: the messages the "Socket calls" panel's
     /// selected `recv` carried.
     pub highlight: HashSet<usize>,
+    /// Entries (by number, ascending) the find bar matched, drawn marked; `found_current` the one it is on.
+    pub found: Vec<usize>,
+    pub found_current: Option<usize>,
     /// The entry (by number) the user clicked in the last frame, for the panel to select.
     pub clicked: Option<usize>,
     /// A display line to scroll into view on the next frame ([`ChatLog::scroll_to`]).
@@ -188,6 +191,8 @@ impl ChatLog {
             trimmed: 0,
             log_path: None,
             highlight: HashSet::new(),
+            found: Vec::new(),
+            found_current: None,
             clicked: None,
             reveal_line: None,
             colors: PeerColors::default(),
@@ -255,6 +260,20 @@ impl ChatLog {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Hands `f` each entry's number and text as drawn after the time, from entry `from` on, until `f`
+    /// returns false; returns the number of the entry to go on from. For the find bar.
+    pub fn scan(&self, from: usize, mut f: impl FnMut(usize, &str) -> bool) -> usize {
+        let (mut labels, mut body) = (Labels::default(), Body::default());
+        for i in from.saturating_sub(self.trimmed)..self.len() {
+            let Some(e) = self.entry(i) else { break };
+            self.build(&e, &mut labels, &mut body);
+            if !f(self.trimmed + i, &body.text) {
+                return self.trimmed + i + 1;
+            }
+        }
+        self.next_number()
     }
 
     /// Every transcript entry, for saving; cheap to clone (shared events).
@@ -531,13 +550,18 @@ impl ChatLog {
             Color32::from_rgba_unmultiplied(0x3a, 0x9a, 0x5a, 30)
         };
         let err_bg = Color32::from_rgba_unmultiplied(0xd0, 0x30, 0x30, 36);
+        let found_bg = Color32::from_rgba_unmultiplied(0xe0, 0xb0, 0x20, 60);
         ui.spacing_mut().item_spacing.y = 1.0;
         let total = self.total_lines();
         let mut labels = std::mem::take(&mut self.labels);
-        let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true);
+        // Not sticking to the bottom in the frame that reveals a line: egui would put a view that was
+        // following the newest line straight back there, over the offset asked for.
+        let reveal = self.reveal_line.take();
+        let mut area =
+            egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(reveal.is_none());
         if let Some(y) = self.jump_to.take() {
             area = area.vertical_scroll_offset(y);
-        } else if let Some(line) = self.reveal_line.take() {
+        } else if let Some(line) = reveal {
             let pitch = row_h + ui.spacing().item_spacing.y;
             area = area.vertical_scroll_offset((line as f32 - 3.0).max(0.0) * pitch);
         }
@@ -554,8 +578,11 @@ impl ChatLog {
                 }
                 let Some((_, kind, time)) = &built else { continue };
                 let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
+                let n = self.trimmed + i;
                 let bg = match kind {
-                    _ if self.highlight.contains(&(self.trimmed + i)) => Some(vis.selection.bg_fill),
+                    _ if self.found_current == Some(n) => Some(vis.selection.bg_fill),
+                    _ if self.found.binary_search(&n).is_ok() => Some(found_bg),
+                    _ if self.highlight.contains(&n) => Some(vis.selection.bg_fill),
                     Kind::Own => Some(own_bg),
                     Kind::Error => Some(err_bg),
                     _ => None,

@@ -6,6 +6,7 @@
 mod banner;
 pub mod calls;
 pub mod chat;
+pub mod find;
 pub mod found;
 pub mod palette;
 pub mod present;

@@ -87,6 +87,8 @@ pub struct Session {
     pub draft: String,
     /// Put the keyboard focus on the send box on the next frame.
     pub focus_send: bool,
+    /// The find bar (Ctrl+F) over this session's history.
+    pub find: super::find::FindBar,
     /// Last fatal error or disconnect reason, shown when the engine ends.
     last_reason: Option<String>,
     log: LogState,
@@ -146,6 +148,7 @@ impl Session {
             target: Target::All,
             draft: String::new(),
             focus_send: false,
+            find: Default::default(),
             last_reason: None,
             log: LogState::Off,
             not_shown: 0,

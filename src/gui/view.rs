@@ -32,6 +32,10 @@ impl SockchatApp {
         let narrow = calls_open && ui.available_width() < 900.0;
         let weak = ui.visuals().weak_text_color();
         let present = self.settings.present;
+        // Before any panel, so the send box never sees Ctrl+F.
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+            s.find.show_bar();
+        }
 
         egui::Panel::top("status").show(ui, |ui| {
             ui.add_space(4.0);
@@ -312,6 +316,13 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
+        if s.find.open {
+            egui::Panel::top("find").show(ui, |ui| {
+                if s.find.ui(ui, &mut s.chat) {
+                    s.focus_send = true;
+                }
+            });
+        }
         s.chat.highlight = if calls_open { s.calls.chat_highlight() } else { Default::default() };
         egui::CentralPanel::default().show(ui, |ui| s.chat.show(ui));
         if let Some(n) = s.chat.clicked.take()
