@@ -104,17 +104,14 @@ fn bind_listener(a: SocketAddr, sink: &EventSink) -> Result<io::Result<TcpListen
     };
     let fd = fd_of(&sock);
     let n = fd.unwrap_or(-1);
+    // Each option and `bind`/`listen` on the new socket: none blocks, and each returns 0 or fails.
+    let set_up = |name, args: String, call: &dyn Fn() -> io::Result<()>| {
+        made(sink, name, Lane::Setup, fd, || args, false, call, |()| "0".into())
+    };
     let steps = || -> Result<io::Result<()>, SetupError> {
-        let r = made(
-            sink,
-            "setsockopt",
-            Lane::Setup,
-            fd,
-            || format!("fd {n}, SOL_SOCKET, SO_REUSEADDR, 1"),
-            false,
-            || sock.set_reuse_address(true),
-            |_| "0".into(),
-        )?;
+        let r = set_up("setsockopt", format!("fd {n}, SOL_SOCKET, SO_REUSEADDR, 1"), &|| {
+            sock.set_reuse_address(true)
+        })?;
         if r.is_err() {
             return Ok(r);
         }
@@ -122,40 +119,15 @@ fn bind_listener(a: SocketAddr, sink: &EventSink) -> Result<io::Result<TcpListen
             let only = !a.ip().is_unspecified();
             let v = u8::from(only);
             // Best effort, as before: a system without the option still listens on IPv6.
-            let _ = made(
-                sink,
-                "setsockopt",
-                Lane::Setup,
-                fd,
-                || format!("fd {n}, IPPROTO_IPV6, IPV6_V6ONLY, {v}"),
-                false,
-                || sock.set_only_v6(only),
-                |_| "0".into(),
-            )?;
+            let _ = set_up("setsockopt", format!("fd {n}, IPPROTO_IPV6, IPV6_V6ONLY, {v}"), &|| {
+                sock.set_only_v6(only)
+            })?;
         }
-        let r = made(
-            sink,
-            "bind",
-            Lane::Setup,
-            fd,
-            || format!("fd {n}, {a}"),
-            false,
-            || sock.bind(&a.into()),
-            |_| "0".into(),
-        )?;
+        let r = set_up("bind", format!("fd {n}, {a}"), &|| sock.bind(&a.into()))?;
         if r.is_err() {
             return Ok(r);
         }
-        made(
-            sink,
-            "listen",
-            Lane::Setup,
-            fd,
-            || format!("fd {n}, {BACKLOG}"),
-            false,
-            || sock.listen(BACKLOG),
-            |_| "0".into(),
-        )
+        set_up("listen", format!("fd {n}, {BACKLOG}"), &|| sock.listen(BACKLOG))
     };
     match steps() {
         Ok(Ok(())) => Ok(Ok(sock.into())),

@@ -197,7 +197,7 @@ mod tests {
 
     /// The calls the engine records, taken from its source: the name literal among the first two
     /// arguments of each recording call (`sink.call("accept", ...)`, `.quick("close", ...)`,
-    /// `flow.add("recv", ...)`, `made(sink, "bind", ...)`).
+    /// `flow.add("recv", ...)`, `made(sink, "connect", ...)`, `set_up("bind", ...)`).
     fn recorded_names() -> Vec<String> {
         let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine")];
         let mut files = Vec::new();
@@ -210,7 +210,7 @@ mod tests {
         let mut names = Vec::new();
         for f in files {
             let src = std::fs::read_to_string(&f).unwrap_or_default();
-            for pat in [".call(", ".quick(", ".add(", "made("] {
+            for pat in [".call(", ".quick(", ".add(", "made(", "set_up("] {
                 for (i, _) in src.match_indices(pat) {
                     let rest = &src[i + pat.len()..];
                     let (Some(q), close) = (rest.find('"'), rest.find(')')) else { continue };
