@@ -1,0 +1,183 @@
+//! Drawing the chat view: laying out the visible display lines (`show_rows`), the highlights, and the
+//! button back to the newest line.
+
+use super::*;
+
+impl ChatLog {
+    /// Display line `sub` of a body built by [`Self::build`], with the time (or its indent) in front.
+    pub(super) fn layout_line(
+        &self,
+        body: &Body,
+        time: &str,
+        sub: usize,
+        font: &FontId,
+        vis: &egui::Visuals,
+    ) -> Option<LayoutJob> {
+        let mut range = None;
+        let mut k = 0;
+        body.wrap(self.cols, |r| {
+            if k == sub {
+                range = Some(r);
+            }
+            k += 1;
+        });
+        let range = range?;
+        let dim = vis.weak_text_color();
+        let mut job = LayoutJob::default();
+        job.wrap.max_width = f32::INFINITY;
+        let fmt = |color| TextFormat { font_id: font.clone(), color, ..Default::default() };
+        if sub == 0 {
+            job.append(time, 0.0, fmt(dim));
+            job.append(" ", 0.0, fmt(dim));
+        } else {
+            job.append(&" ".repeat(TIME_COLS), 0.0, fmt(dim));
+        }
+        let own = if vis.dark_mode {
+            Color32::from_rgb(0x9a, 0xe6, 0xb4)
+        } else {
+            Color32::from_rgb(0x1f, 0x6f, 0x3f)
+        };
+        let sys = if vis.dark_mode {
+            Color32::from_rgb(0xb8, 0xb8, 0xb8)
+        } else {
+            Color32::from_rgb(0x5a, 0x5a, 0x5a)
+        };
+        for (r, p) in &body.segs {
+            let a = r.start.max(range.start);
+            let b = r.end.min(range.end);
+            if a >= b {
+                continue;
+            }
+            let mut f = fmt(match p {
+                Paint::Who(addr) => self.colors.color(addr, vis.dark_mode, vis.weak_text_color()),
+                Paint::Own => own,
+                Paint::Text => vis.strong_text_color(),
+                Paint::System => sys,
+                Paint::Error => vis.error_fg_color,
+            });
+            if matches!(p, Paint::System) {
+                f.italics = true;
+            }
+            job.append(&body.text[a..b], 0.0, f);
+        }
+        Some(job)
+    }
+
+    /// Draws the history in the remaining space, following new lines unless the user scrolled up.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        if let Some(note) = self.trimmed_note() {
+            ui.label(egui::RichText::new(format!("… {note}")).italics().weak());
+        }
+        let font = TextStyle::Monospace.resolve(ui.style());
+        let (char_w, row_h) = ui.fonts_mut(|f| (f.glyph_width(&font, '0'), f.row_height(&font)));
+        let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin + 4.0;
+        let cols = ((ui.available_width() - scrollbar) / char_w.max(1.0)).floor() as usize;
+        self.rewrap(cols.saturating_sub(TIME_COLS).max(MIN_BODY_COLS));
+        let vis = ui.visuals().clone();
+        let own_bg = if vis.dark_mode {
+            Color32::from_rgba_unmultiplied(0x3a, 0x7a, 0x4a, 40)
+        } else {
+            Color32::from_rgba_unmultiplied(0x3a, 0x9a, 0x5a, 30)
+        };
+        let err_bg = Color32::from_rgba_unmultiplied(0xd0, 0x30, 0x30, 36);
+        let found_bg = Color32::from_rgba_unmultiplied(0xe0, 0xb0, 0x20, 60);
+        ui.spacing_mut().item_spacing.y = 1.0;
+        let total = self.total_lines();
+        let mut labels = std::mem::take(&mut self.labels);
+        // Not sticking to the bottom in the frame that reveals a line: egui would put a view that was
+        // following the newest line straight back there, over the offset asked for.
+        let reveal = self.reveal_line.take();
+        let mut area =
+            egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(reveal.is_none());
+        if let Some(y) = self.jump_to.take() {
+            area = area.vertical_scroll_offset(y);
+        } else if let Some(line) = reveal {
+            let pitch = row_h + ui.spacing().item_spacing.y;
+            area = area.vertical_scroll_offset((line as f32 - 3.0).max(0.0) * pitch);
+        }
+        let out = area.show_rows(ui, row_h, total, |ui, lines| {
+            let mut body = Body::default();
+            // The entry whose body is in `body`: its continuation lines reuse it.
+            let mut built: Option<(usize, Kind, String)> = None;
+            for line in lines {
+                let Some((i, sub)) = self.locate(line) else { continue };
+                if built.as_ref().is_none_or(|b| b.0 != i) {
+                    let Some(e) = self.entry(i) else { continue };
+                    self.build(&e, &mut labels, &mut body);
+                    built = Some((i, e.kind(), model::clock(e.time())));
+                }
+                let Some((_, kind, time)) = &built else { continue };
+                let Some(job) = self.layout_line(&body, time, sub, &font, &vis) else { continue };
+                let n = self.trimmed + i;
+                let bg = match kind {
+                    _ if self.found_current == Some(n) => Some(vis.selection.bg_fill),
+                    _ if self.found.binary_search(&n).is_ok() => Some(found_bg),
+                    _ if self.highlight.contains(&n) => Some(vis.selection.bg_fill),
+                    Kind::Own => Some(own_bg),
+                    Kind::Error => Some(err_bg),
+                    _ => None,
+                };
+                if let Some(bg) = bg {
+                    let spacing = ui.spacing().item_spacing.y;
+                    let rect = egui::Rect::from_min_size(
+                        ui.cursor().min - egui::vec2(0.0, spacing / 2.0),
+                        egui::vec2(ui.available_width(), row_h + spacing),
+                    );
+                    ui.painter().rect_filled(rect, 0.0, bg);
+                }
+                let resp = ui.add(egui::Label::new(job).wrap_mode(TextWrapMode::Extend));
+                if resp.clicked() {
+                    self.clicked = Some(self.trimmed + i);
+                }
+                resp.context_menu(|ui| {
+                    if ui.button("Copy line").clicked() {
+                        if let Some(t) = self.line_text(i) {
+                            ui.ctx().copy_text(t);
+                        }
+                        ui.close();
+                    }
+                });
+            }
+        });
+        self.labels = labels;
+        self.jump_button(ui, &out, total, row_h);
+    }
+
+    /// While the user reads older lines, a button in the corner says how many came since and goes back
+    /// to following the newest (the view stops following as soon as it is scrolled up).
+    fn jump_button<R>(
+        &mut self,
+        ui: &mut egui::Ui,
+        out: &egui::scroll_area::ScrollAreaOutput<R>,
+        total: usize,
+        row_h: f32,
+    ) {
+        let view_h = out.inner_rect.height();
+        let offset = out.state.clamped_offset().y;
+        let at_bottom = offset + view_h >= out.content_size.y - row_h / 2.0;
+        if at_bottom {
+            self.left_bottom_at = None;
+            return;
+        }
+        let at = *self.left_bottom_at.get_or_insert(self.len());
+        let new = self.len().saturating_sub(at);
+        let text = match new {
+            0 => "Jump to latest".to_string(),
+            1 => "Jump to latest (1 new)".to_string(),
+            n => format!("Jump to latest ({n} new)"),
+        };
+        let font = TextStyle::Button.resolve(ui.style());
+        let text_w = ui.fonts_mut(|f| f.layout_no_wrap(text.clone(), font, Color32::WHITE).size().x);
+        let pad = ui.spacing().button_padding;
+        let size = egui::vec2(text_w + 2.0 * pad.x, ui.spacing().interact_size.y);
+        let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+        let min = out.inner_rect.right_bottom() - size - egui::vec2(scrollbar + 8.0, 8.0);
+        if ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text)).clicked() {
+            // The bottom as of this frame's rows: the offset that puts the last row at the view's foot.
+            let pitch = row_h + ui.spacing().item_spacing.y;
+            self.jump_to = Some((total as f32 * pitch - view_h).max(0.0));
+            self.left_bottom_at = None;
+            ui.ctx().request_repaint();
+        }
+    }
+}
