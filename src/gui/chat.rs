@@ -27,8 +27,9 @@ use text::{wrap_ascii, wrap_chars};
 
 /// Width of the time column, `HH:MM:SS` and a space; continuation lines are indented by as much.
 const TIME_COLS: usize = 9;
-/// Narrowest body width we wrap to, so a tiny window still shows words, not single letters.
-const MIN_BODY_COLS: usize = 16;
+/// Narrowest body width we wrap to, so a tiny window still shows words, not single letters. Small enough
+/// that a row fits the chat beside the client list in projector type at the smallest window.
+const MIN_BODY_COLS: usize = 8;
 const CUT: &str = " [cut: line over the length limit]";
 
 /// How an entry looks; own, peer and system lines differ at a glance.
@@ -146,8 +147,9 @@ pub struct ChatLog {
     labels: Labels,
     /// Entries there were when the user scrolled up from the newest line; `None` while following.
     left_bottom_at: Option<usize>,
-    /// The scroll offset "Jump to latest" asked for, applied on the next frame.
-    jump_to: Option<f32>,
+    /// While the user reads older lines: the entry (by number) and its wrapped line at the top of the
+    /// view, and how far into that line the view starts, so a rewrap (a resize) keeps the line in place.
+    top: Option<(usize, usize, f32)>,
     limit: HistoryLimit,
     /// Bytes of message text held, counted against `limit`.
     text_bytes: usize,
@@ -186,7 +188,7 @@ impl ChatLog {
             cols: MIN_BODY_COLS,
             labels: Labels::default(),
             left_bottom_at: None,
-            jump_to: None,
+            top: None,
             limit: HistoryLimit::default(),
             text_bytes: 0,
             trimmed: 0,

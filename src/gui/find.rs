@@ -182,9 +182,17 @@ impl FindBar {
         let f3 = ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F3));
         ui.horizontal(|ui| {
             let l = ui.label("Find");
+            // The field gets what the buttons and a short count leave, up to its usual width, so the bar
+            // fits a small window and projector type; the count is cut ("…", whole on hover) before it.
+            let k = super::layout::type_scale(ui.style());
+            let gap = ui.spacing().item_spacing.x;
+            let buttons: f32 =
+                ["Previous", "Next", "Close"].iter().map(|b| super::layout::button_width(ui, b) + gap).sum();
+            let count = super::layout::text_width(ui, "99 of 999", egui::TextStyle::Body) + gap;
+            let field = (ui.available_width() - buttons - count - gap).clamp(80.0 * k, 220.0 * k);
             let edit = egui::TextEdit::singleline(&mut self.query)
                 .hint_text("word in the history")
-                .desired_width(220.0);
+                .desired_width(field);
             let r = ui.add(edit).labelled_by(l.id);
             if self.focus {
                 r.request_focus();
@@ -213,13 +221,22 @@ impl FindBar {
             if let Some(forward) = step {
                 self.advance(log, forward);
             }
-            ui.label(self.status(log));
             if self.searching(log) {
                 ui.ctx().request_repaint();
             }
-            if ui.button("Close").on_hover_text("Escape").clicked() || escape {
-                closed = true;
-            }
+            // Close at the right end; the count takes what is left between.
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Close").on_hover_text("Escape").clicked() || escape {
+                    closed = true;
+                }
+                let status = self.status(log);
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    let r = ui.add(egui::Label::new(&status).truncate());
+                    if !status.is_empty() {
+                        r.on_hover_text(&status);
+                    }
+                });
+            });
         });
         if closed {
             self.close(log);

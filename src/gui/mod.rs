@@ -8,6 +8,7 @@ pub mod calls;
 pub mod chat;
 pub mod find;
 pub mod found;
+pub mod layout;
 pub mod palette;
 pub mod present;
 pub mod save;

@@ -61,6 +61,8 @@ pub struct Settings {
     pub announce_interface: String,
     /// Projector mode (the session's Present switch, `--present`). Missing from older settings: off.
     pub present: bool,
+    /// The server's client list: beside the chat where there is room, or as the user toggled it.
+    pub client_list: super::layout::ClientList,
 }
 
 impl Default for Settings {
@@ -88,6 +90,7 @@ impl Default for Settings {
             announce_name: String::new(),
             announce_interface: String::new(),
             present: false,
+            client_list: Default::default(),
         }
     }
 }

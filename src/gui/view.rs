@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 use super::SockchatApp;
 use super::banner::address_banner;
 use super::calls;
+use super::layout;
 use super::present::ZOOM_HINT;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
@@ -28,10 +29,11 @@ impl SockchatApp {
         let is_server = s.request.is_server();
         let dark = ui.visuals().dark_mode;
         let calls_open = self.settings.calls_open;
-        // A narrow window cannot hold chat, client list and calls side by side: the calls panel wins.
-        let narrow = calls_open && ui.available_width() < 900.0;
-        let weak = ui.visuals().weak_text_color();
         let present = self.settings.present;
+        // The calls panel's usual width, as it opens (see below): the list and the chat share the rest.
+        let calls_w = if calls_open { calls_width(ui.available_width()) } else { 0.0 };
+        let list_fits = layout::list_fits(ui.available_width() - calls_w, present);
+        let weak = ui.visuals().weak_text_color();
         // Before any panel, so the send box never sees Ctrl+F.
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
             s.find.show_bar();
@@ -82,18 +84,56 @@ impl SockchatApp {
                 };
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.toggle_value(&mut self.settings.present, "Present").on_hover_text(format!(
-                        "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
-                    ));
-                    // Less chrome on a projector: saving waits until the lesson is over.
-                    if !present {
-                        let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
-                        if save.clicked() {
-                            action = Action::Save;
+                    // The switches that fit beside the status and the session's own buttons; the rest
+                    // fold into "More" (least needed first) rather than running over the status.
+                    let gap = ui.spacing().item_spacing.x;
+                    let ends = match &s.phase {
+                        Phase::Ended(_) => {
+                            let again = if is_server { "Start again" } else { "Reconnect" };
+                            layout::button_width(ui, "Back to start") + layout::button_width(ui, again) + gap
+                        }
+                        Phase::Live | Phase::Starting => {
+                            layout::button_width(ui, if is_server { "Stop server" } else { "Disconnect" })
+                        }
+                        Phase::Stopping => ui.spacing().interact_size.y,
+                    };
+                    let status_w = layout::text_width(ui, &text, egui::TextStyle::Body)
+                        .min(110.0 * layout::scale(present))
+                        + gap;
+                    let room = ui.available_width() - ends - status_w - 2.0 * gap - 6.0;
+                    let switches: Vec<Switch> = [
+                        is_server.then_some(Switch::Clients),
+                        Some(Switch::Present),
+                        Some(Switch::Calls),
+                        (!present).then_some(Switch::Save),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    let widths: Vec<f32> =
+                        switches.iter().map(|w| layout::button_width(ui, w.label())).collect();
+                    let shown = layout::fold(room, &widths, gap, layout::button_width(ui, "More"));
+                    let mut bar = Bar {
+                        settings: &mut self.settings,
+                        save_busy: self.save.busy(),
+                        list_fits,
+                        action: &mut action,
+                    };
+                    if shown < switches.len() {
+                        ui.menu_button("More", |ui| {
+                            for w in &switches[shown..] {
+                                bar.switch(ui, *w);
+                            }
+                        })
+                        .response
+                        .on_hover_text("The switches there is no room for in this window");
+                    }
+                    // Drawn right to left, in the order they always were.
+                    for w in [Switch::Present, Switch::Save, Switch::Calls, Switch::Clients] {
+                        if switches[..shown].contains(&w) {
+                            bar.switch(ui, w);
                         }
                     }
-                    ui.toggle_value(&mut self.settings.calls_open, "Socket calls")
-                        .on_hover_text("Show the socket calls behind the chat, live");
                     ui.separator();
                     match &s.phase {
                         Phase::Ended(_) => {
@@ -134,10 +174,10 @@ impl SockchatApp {
             });
         }
 
-        if is_server && !narrow {
-            // At most about half a narrow window, so the chat keeps room (projector type is wide).
-            let most = (ui.available_width() * 0.45).max(200.0);
-            egui::Panel::right("clients").default_size(270.0).min_size(200.0).max_size(most).show(ui, |ui| {
+        if is_server && self.settings.client_list.visible(list_fits) {
+            // A share of the window (less beside the calls panel), so the chat keeps its room.
+            let list_w = layout::list_width(ui.available_width() - calls_w, present);
+            egui::Panel::right("clients").resizable(false).exact_size(list_w).show(ui, |ui| {
                 ui.add_space(6.0);
                 ui.heading(format!("Clients ({})", s.clients.len()));
                 if let StartRequest::Server(cfg) = &s.request
@@ -236,7 +276,7 @@ impl SockchatApp {
         if calls_open {
             let w = ui.available_width();
             egui::Panel::right("calls")
-                .default_size((w * 0.42).clamp(260.0, 560.0))
+                .default_size(calls_width(w))
                 .size_range(220.0..=(w * 0.7).max(240.0))
                 .show(ui, |ui| calls::panel(ui, s));
             s.probe_tcp();
@@ -265,7 +305,8 @@ impl SockchatApp {
                         ),
                     };
                     // Narrow windows shrink the target box (its long labels truncated) before the send box.
-                    let w = (ui.available_width() * 0.3).clamp(90.0, 220.0);
+                    let k = layout::scale(present);
+                    let w = (ui.available_width() * 0.25).clamp(80.0 * k, 220.0 * k);
                     egui::ComboBox::from_id_salt("target")
                         .selected_text(current)
                         .width(w)
@@ -287,10 +328,13 @@ impl SockchatApp {
                 } else {
                     "not connected"
                 };
-                let send_w = 70.0;
+                // The send box gets what is left once the Send button has its room, measured in this
+                // style's type (projector type makes the button wider).
+                let send_w = layout::button_width(ui, "Send").max(70.0);
+                let gap = ui.spacing().item_spacing.x;
                 let edit = egui::TextEdit::singleline(&mut s.draft)
                     .hint_text(hint)
-                    .desired_width((ui.available_width() - send_w - 8.0).max(60.0));
+                    .desired_width((ui.available_width() - send_w - gap).max(40.0));
                 let r = ui.add_enabled(enabled, edit).labelled_by(l.id);
                 let mut send = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 send |= ui.add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into())).clicked();
@@ -427,6 +471,72 @@ fn departed_card(ui: &mut egui::Ui, id: crate::model::PeerId, c: &super::session
 
 fn card_key(id: crate::model::PeerId) -> egui::Id {
     egui::Id::unique(("client card height", id))
+}
+
+/// The calls panel's width as it opens beside the chat in a window `w` points wide.
+fn calls_width(w: f32) -> f32 {
+    (w * 0.42).clamp(260.0, 560.0)
+}
+
+/// A switch of the top bar, in the bar or in its "More" menu.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    Clients,
+    Present,
+    Calls,
+    Save,
+}
+
+impl Switch {
+    fn label(self) -> &'static str {
+        match self {
+            Switch::Clients => "Client list",
+            Switch::Present => "Present",
+            Switch::Calls => "Socket calls",
+            Switch::Save => "Save transcript...",
+        }
+    }
+}
+
+/// What the top bar's switches change.
+struct Bar<'a> {
+    settings: &'a mut super::Settings,
+    save_busy: bool,
+    list_fits: bool,
+    action: &'a mut Action,
+}
+
+impl Bar<'_> {
+    fn switch(&mut self, ui: &mut egui::Ui, w: Switch) {
+        match w {
+            Switch::Present => {
+                ui.toggle_value(&mut self.settings.present, w.label()).on_hover_text(format!(
+                    "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
+                ));
+            }
+            // Less chrome on a projector: saving waits until the lesson is over.
+            Switch::Save => {
+                if ui.add_enabled(!self.save_busy, egui::Button::new(w.label())).clicked() {
+                    *self.action = Action::Save;
+                }
+            }
+            Switch::Calls => {
+                ui.toggle_value(&mut self.settings.calls_open, w.label())
+                    .on_hover_text("Show the socket calls behind the chat, live");
+            }
+            Switch::Clients => {
+                let mut on = self.settings.client_list.visible(self.list_fits);
+                let tip = if self.list_fits {
+                    "Show or hide the list of connected clients"
+                } else {
+                    "Show or hide the list of connected clients (folded away: the window is narrow)"
+                };
+                if ui.toggle_value(&mut on, w.label()).on_hover_text(tip).clicked() {
+                    self.settings.client_list = self.settings.client_list.toggled(self.list_fits);
+                }
+            }
+        }
+    }
 }
 
 fn entries(n: usize) -> String {

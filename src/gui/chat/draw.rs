@@ -69,7 +69,13 @@ impl ChatLog {
             ui.label(egui::RichText::new(format!("… {note}")).italics().weak());
         }
         let font = TextStyle::Monospace.resolve(ui.style());
-        let (char_w, row_h) = ui.fonts_mut(|f| (f.glyph_width(&font, '0'), f.row_height(&font)));
+        // A character's advance as the rows are laid out (at this size and scale, as drawn) rather than the
+        // font's nominal one, so a row of `cols` characters never runs past the view: 64 of them measured,
+        // cached by egui after the first frame.
+        let (char_w, row_h) = ui.fonts_mut(|f| {
+            let run = f.layout_no_wrap("0".repeat(64), font.clone(), Color32::WHITE).size().x;
+            (run / 64.0, f.row_height(&font))
+        });
         let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin + 4.0;
         let cols = ((ui.available_width() - scrollbar) / char_w.max(1.0)).floor() as usize;
         self.rewrap(cols.saturating_sub(TIME_COLS).max(MIN_BODY_COLS));
@@ -84,18 +90,35 @@ impl ChatLog {
         ui.spacing_mut().item_spacing.y = 1.0;
         let total = self.total_lines();
         let mut labels = std::mem::take(&mut self.labels);
+        let pitch = row_h + ui.spacing().item_spacing.y;
+        // The view's height and the bottom offset as of this frame (a resize changes both).
+        let view_h = ui.available_height();
+        let content_h = (total as f32 * pitch - ui.spacing().item_spacing.y).max(0.0)
+            + ui.spacing().scroll.content_margin.sum().y;
+        let bottom = (content_h - view_h).max(0.0);
+        // Where the view stands is decided here, before any row is laid out, from this frame's sizes.
+        // egui's stick-to-bottom and its clamping act only after the rows are drawn: after a resize
+        // (rows rewrapped, the view taller or shorter) the frame would show the rows of the old offset,
+        // blank or mid-history, and nothing asks for another frame until the mouse moves.
+        let reveal = self.reveal_line.take();
+        let offset = if let Some(line) = reveal {
+            Some((line as f32 - 3.0).max(0.0) * pitch)
+        } else if self.left_bottom_at.is_none() {
+            Some(bottom)
+        } else {
+            // Reading older lines: the line at the top stays there, however the lines rewrap.
+            self.top.and_then(|top| self.anchored(top, pitch))
+        };
         // Not sticking to the bottom in the frame that reveals a line: egui would put a view that was
         // following the newest line straight back there, over the offset asked for.
-        let reveal = self.reveal_line.take();
         let mut area =
             egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(reveal.is_none());
-        if let Some(y) = self.jump_to.take() {
-            area = area.vertical_scroll_offset(y);
-        } else if let Some(line) = reveal {
-            let pitch = row_h + ui.spacing().item_spacing.y;
-            area = area.vertical_scroll_offset((line as f32 - 3.0).max(0.0) * pitch);
+        if let Some(y) = offset {
+            area = area.vertical_scroll_offset(y.clamp(0.0, bottom));
         }
+        let mut first_drawn = None;
         let out = area.show_rows(ui, row_h, total, |ui, lines| {
+            first_drawn = Some(lines.start);
             let mut body = Body::default();
             // The entry whose body is in `body`: its continuation lines reuse it.
             let mut built: Option<(usize, Kind, String)> = None;
@@ -140,7 +163,27 @@ impl ChatLog {
             }
         });
         self.labels = labels;
-        self.jump_button(ui, &out, total, row_h);
+        // The wheel or the scroll bar moved the view after the rows were picked: draw again now rather
+        // than show the old rows until the next event.
+        let y = out.state.offset.y;
+        if first_drawn.is_some_and(|f| f != first_row(y, view_h, pitch, total)) {
+            ui.ctx().request_repaint();
+        }
+        let line = (y / pitch).floor() as usize;
+        self.top = self.locate(line).map(|(i, sub)| (self.trimmed + i, sub, y - line as f32 * pitch));
+        self.jump_button(ui, &out, row_h);
+    }
+
+    /// The offset that puts `top` (an entry's number, one of its wrapped lines, how far into that line
+    /// the view starts) at the top of the view, as the lines are wrapped now.
+    fn anchored(&self, (number, sub, into): (usize, usize, f32), pitch: f32) -> Option<f32> {
+        let Some(i) = number.checked_sub(self.trimmed) else {
+            // The line left the history: the oldest one kept is the nearest.
+            return Some(0.0);
+        };
+        let (&start, &end) = (self.line_start.get(i)?, self.line_start.get(i + 1)?);
+        let line = start + sub.min(end.saturating_sub(start + 1));
+        Some(line as f32 * pitch + into)
     }
 
     /// While the user reads older lines, a button in the corner says how many came since and goes back
@@ -149,7 +192,6 @@ impl ChatLog {
         &mut self,
         ui: &mut egui::Ui,
         out: &egui::scroll_area::ScrollAreaOutput<R>,
-        total: usize,
         row_h: f32,
     ) {
         let view_h = out.inner_rect.height();
@@ -173,11 +215,17 @@ impl ChatLog {
         let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
         let min = out.inner_rect.right_bottom() - size - egui::vec2(scrollbar + 8.0, 8.0);
         if ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text)).clicked() {
-            // The bottom as of this frame's rows: the offset that puts the last row at the view's foot.
-            let pitch = row_h + ui.spacing().item_spacing.y;
-            self.jump_to = Some((total as f32 * pitch - view_h).max(0.0));
+            // Following again: the next frame puts the newest line at the view's foot.
             self.left_bottom_at = None;
+            self.top = None;
             ui.ctx().request_repaint();
         }
     }
+}
+
+/// The first row `show_rows` lays out for a view `view_h` high at offset `y` (its own arithmetic).
+fn first_row(y: f32, view_h: f32, pitch: f32, total: usize) -> usize {
+    let min = (y / pitch).floor().max(0.0) as usize;
+    let max = ((y + view_h) / pitch).ceil().max(0.0) as usize + 1;
+    if max > total { total.saturating_sub(max.saturating_sub(min)) } else { min }
 }

@@ -1,0 +1,299 @@
+//! The chat view at the window's smallest size and through resizes (egui_kittest), fed made-up histories:
+//! a session without an engine gets the events a real one would send.
+//!
+//! The checks read the accesskit tree: each key control's rectangle must lie inside the window and
+//! overlap no other, whatever the size, the mode (normal or projector) and the role.
+
+use std::sync::Arc;
+
+use egui::Rect;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+use crate::engine::{ClientConfig, Mode, ServerConfig};
+use crate::gui::{Session, SockchatApp, StartRequest};
+use crate::model::{self, Event, Message, Origin, Peer};
+
+const SMALL: [f32; 2] = [520.0, 360.0];
+
+fn harness(request: StartRequest, size: [f32; 2], present: bool) -> Harness<'static, SockchatApp> {
+    let mut h = Harness::builder().with_size(size).build_eframe(move |cc| {
+        let mut app = SockchatApp::new(Some(cc), None).with_native_dialogs(false).with_present(present);
+        app.session = Some(Session::without_engine(request.clone()));
+        app
+    });
+    h.run();
+    h
+}
+
+fn feed(h: &mut Harness<'static, SockchatApp>, events: impl IntoIterator<Item = Event>) {
+    let s = h.state_mut().session.as_mut().expect("a session");
+    for ev in events {
+        s.apply(ev);
+    }
+    h.run();
+}
+
+fn peer(id: u64, port: u16, name: &str) -> Arc<Peer> {
+    let mut p = Peer::new(id, ([192, 0, 2, 50 + id as u8], port).into());
+    p.name = Some(name.into());
+    p.host = Some(format!("{name}-laptop.lan"));
+    Arc::new(p)
+}
+
+fn line(from: &Arc<Peer>, seq: u64, text: String) -> Event {
+    Event::Message(Message {
+        seq,
+        time: model::now(),
+        origin: Origin::Remote { from: from.clone(), relayed: false },
+        text,
+        truncated: false,
+        private: false,
+    })
+}
+
+/// Line `i` of a history whose lines wrap differently at every width: every third is long.
+fn text(i: u64) -> String {
+    let tail = if i % 3 == 0 { " and then some words that go on and on ".repeat(3) } else { String::new() };
+    format!("line number {i:04}{tail}")
+}
+
+/// A room server on two addresses with three clients and `lines` lines from them.
+fn server(size: [f32; 2], present: bool, lines: u64) -> Harness<'static, SockchatApp> {
+    let cfg = ServerConfig { addr: "[::]:7878".into(), mode: Mode::Room, ..Default::default() };
+    let mut h = harness(StartRequest::Server(cfg), size, present);
+    let addrs = vec!["192.0.2.10:7878".parse().unwrap(), "[2001:db8::10]:7878".parse().unwrap()];
+    let mut evs =
+        vec![Event::Listening { time: model::now(), addr: "[::]:7878".parse().unwrap(), addrs, fds: None }];
+    let peers = [peer(1, 40001, "ann"), peer(2, 40002, "bob"), peer(3, 40003, "carl")];
+    for p in &peers {
+        evs.push(Event::Connected { time: model::now(), peer: p.clone() });
+    }
+    evs.extend((0..lines).map(|i| line(&peers[i as usize % 3], i, text(i))));
+    feed(&mut h, evs);
+    h
+}
+
+/// A client connected to a server, with `lines` lines from it.
+fn client(size: [f32; 2], present: bool, lines: u64) -> Harness<'static, SockchatApp> {
+    let cfg = ClientConfig { addr: "192.0.2.10:7878".into(), ..Default::default() };
+    let mut h = harness(StartRequest::Client(cfg), size, present);
+    let mut srv = Peer::new(0, "192.0.2.10:7878".parse().unwrap());
+    srv.server = true;
+    let srv = Arc::new(srv);
+    let mut evs = vec![Event::Connected { time: model::now(), peer: srv.clone() }];
+    evs.extend((0..lines).map(|i| line(&srv, i, text(i))));
+    feed(&mut h, evs);
+    h
+}
+
+fn open_find(h: &mut Harness<'static, SockchatApp>, query: &str) {
+    let s = h.state_mut().session.as_mut().expect("a session");
+    s.find.show_bar();
+    s.find.query = query.into();
+    h.run();
+}
+
+fn window(h: &Harness<'static, SockchatApp>) -> Rect {
+    h.ctx.content_rect()
+}
+
+/// The rectangles of the chat rows laid out, by their line number, top to bottom.
+fn rows(h: &Harness<'static, SockchatApp>) -> Vec<(u64, Rect)> {
+    let mut v: Vec<(u64, Rect)> = h
+        .query_all_by_label_contains("line number ")
+        .filter_map(|n| {
+            let label = n.accesskit_node().value().or_else(|| n.accesskit_node().label())?;
+            let at = label.find("line number ")? + "line number ".len();
+            Some((label.get(at..at + 4)?.parse().ok()?, n.rect()))
+        })
+        .collect();
+    v.sort_by(|a, b| a.1.top().total_cmp(&b.1.top()));
+    v
+}
+
+/// The status in the top bar: the server's mode, or whom a client is connected to.
+fn status(h: &Harness<'static, SockchatApp>) -> Rect {
+    h.get_by(|n| n.value().is_some_and(|v| v.ends_with(" mode") || v.starts_with("Connected to"))).rect()
+}
+
+/// The chat view's visible band: below the bars above it, above the send row.
+fn chat_band(h: &Harness<'static, SockchatApp>) -> (f32, f32) {
+    let find = h.query_by_role_and_label(egui::accesskit::Role::TextInput, "Find").map(|f| f.rect().bottom());
+    let top = status(h).bottom().max(find.unwrap_or(0.0));
+    (top, h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Message").rect().top())
+}
+
+/// Whether the newest line, `last`, is drawn whole inside the chat view.
+fn newest_shows(h: &Harness<'static, SockchatApp>, last: u64) -> Result<(), String> {
+    let (_, bottom) = chat_band(h);
+    let rows = rows(h);
+    match rows.iter().find(|(n, _)| *n == last) {
+        Some((_, r)) if r.top() >= 0.0 && r.bottom() <= bottom + 0.5 && r.bottom() > bottom - 80.0 => Ok(()),
+        Some((_, r)) => {
+            Err(format!("line {last} is laid out at {r:?}, outside the view (its foot at {bottom})"))
+        }
+        None => Err(format!(
+            "line {last} is not laid out; rows: {:?}",
+            rows.iter().map(|r| r.0).collect::<Vec<_>>()
+        )),
+    }
+}
+
+#[test]
+fn after_a_resize_the_newest_lines_still_show() {
+    for present in [false, true] {
+        let mut h = client([1000.0, 700.0], present, 400);
+        assert_eq!(newest_shows(&h, 399), Ok(()), "present {present}, before any resize");
+        for size in [SMALL, [1280.0, 800.0], [800.0, 600.0], SMALL, [1000.0, 700.0]] {
+            h.set_size(size.into());
+            h.run();
+            assert_eq!(newest_shows(&h, 399), Ok(()), "present {present}, resized to {size:?}");
+        }
+    }
+}
+
+#[test]
+fn a_resize_keeps_the_line_being_read_at_the_top() {
+    let mut h = client([1000.0, 700.0], false, 400);
+    h.hover_at(egui::pos2(300.0, 300.0));
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 2000.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run();
+    // Moved off the list, so the pointer is on no row when the size changes.
+    h.hover_at(egui::pos2(5.0, 5.0));
+    h.run();
+    let first_whole = |h: &Harness<'static, SockchatApp>| {
+        let (top, _) = chat_band(h);
+        rows(h).into_iter().find(|(_, r)| r.top() >= top - 0.5).map(|(n, _)| n)
+    };
+    let reading = first_whole(&h).expect("rows in view");
+    assert!(reading < 380, "scrolled up, to line {reading}");
+    for size in [SMALL, [1280.0, 800.0], [700.0, 500.0]] {
+        h.set_size(size.into());
+        h.run();
+        let now = first_whole(&h).expect("rows in view");
+        // The same line, or the one before when the first was cut (wrapped rows move by whole lines).
+        assert!(now.abs_diff(reading) <= 1, "resized to {size:?}: top line {now}, was {reading}");
+    }
+}
+
+/// Every pair of `named` rectangles is apart and each is inside `win`.
+fn fit(win: Rect, named: &[(&str, Rect)]) -> Result<(), String> {
+    for (name, r) in named {
+        if r.width() < 1.0 || !win.expand(0.5).contains_rect(*r) {
+            return Err(format!("{name} at {r:?} is not inside the window {win:?}"));
+        }
+    }
+    for (i, (a, ra)) in named.iter().enumerate() {
+        for (b, rb) in &named[i + 1..] {
+            let both = ra.intersect(*rb);
+            if both.width() > 0.5 && both.height() > 0.5 {
+                return Err(format!("{a} at {ra:?} overlaps {b} at {rb:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_controls(h: &Harness<'static, SockchatApp>, server: bool) -> Vec<(&'static str, Rect)> {
+    use egui::accesskit::Role;
+    let stop = if server { "Stop server" } else { "Disconnect" };
+    let mut v = vec![
+        ("status", status(h)),
+        ("stop", h.get_by_role_and_label(Role::Button, stop).rect()),
+        ("send box", h.get_by_role_and_label(Role::TextInput, "Message").rect()),
+        ("Send", h.get_by_role_and_label(Role::Button, "Send").rect()),
+        ("find field", h.get_by_role_and_label(Role::TextInput, "Find").rect()),
+        ("Next", h.get_by_role_and_label(Role::Button, "Next").rect()),
+        ("Close", h.get_by_role_and_label(Role::Button, "Close").rect()),
+    ];
+    if server {
+        v.push(("client list toggle", h.get_by_label("Client list").rect()));
+    }
+    v
+}
+
+#[test]
+fn at_the_smallest_size_every_key_control_fits_and_none_overlaps() {
+    for present in [false, true] {
+        for is_server in [true, false] {
+            let mut h = if is_server { server(SMALL, present, 40) } else { client(SMALL, present, 40) };
+            open_find(&mut h, "number 003");
+            let what = format!("{} present {present}", if is_server { "server" } else { "client" });
+            assert_eq!(fit(window(&h), &key_controls(&h, is_server)), Ok(()), "{what}");
+        }
+    }
+}
+
+#[test]
+fn the_client_list_shrinks_with_the_window_folds_away_and_is_remembered() {
+    let heading =
+        |h: &Harness<'static, SockchatApp>| h.query_by_label_contains("Clients (").map(|n| n.rect());
+    let mut h = server([1280.0, 800.0], false, 40);
+    let wide = heading(&h).expect("the list beside the chat in a wide window");
+    h.set_size([800.0, 600.0].into());
+    h.run();
+    let middle = heading(&h).expect("the list at 800 px");
+    assert!(middle.left() > 800.0 - 270.0 + 20.0, "narrower at 800 px: starts at {}", middle.left());
+    assert!(1280.0 - wide.left() > 800.0 - middle.left(), "the list shrinks with the window");
+    h.set_size(SMALL.into());
+    h.run();
+    assert!(heading(&h).is_none(), "folded away at 520 px");
+
+    // The toggle brings it back beside a chat whose rows stay clear of it, and the choice is remembered.
+    h.get_by_label("Client list").click();
+    h.run();
+    let shown = heading(&h).expect("shown on demand");
+    for (n, r) in rows(&h) {
+        assert!(r.right() <= shown.left(), "line {n} runs under the list: {r:?}, list at {}", shown.left());
+    }
+    let mut disk = Memory::default();
+    eframe::App::save(h.state_mut(), &mut disk);
+    let stored: crate::gui::Settings =
+        eframe::get_value(&disk, crate::gui::settings::STORAGE_KEY).expect("settings saved");
+    assert_eq!(stored.client_list, h.state().settings.client_list);
+    assert_ne!(stored.client_list, crate::gui::Settings::default().client_list, "the choice is stored");
+}
+
+#[test]
+fn projector_rows_stay_clear_of_the_client_list() {
+    for size in [[800.0, 600.0], [1280.0, 800.0]] {
+        let mut h = server(size, true, 60);
+        if h.query_by_label_contains("Clients (").is_none() {
+            h.get_by_label("Client list").click();
+            h.run();
+        }
+        let list = h.get_by_label_contains("Clients (").rect();
+        let rows = rows(&h);
+        assert!(!rows.is_empty());
+        for (n, r) in rows {
+            assert!(
+                r.right() <= list.left(),
+                "{size:?}: line {n} runs under the list: {r:?}, list at {list:?}"
+            );
+        }
+    }
+}
+
+/// eframe's storage, in memory: what the window would write to disk on exit.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.into(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
