@@ -231,7 +231,7 @@ impl FindBar {
                 }
                 let status = self.status(log);
                 ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                    let r = ui.add(egui::Label::new(&status).truncate());
+                    let r = ui.add(egui::Label::new(status.as_str()).truncate());
                     if !status.is_empty() {
                         r.on_hover_text(&status);
                     }
