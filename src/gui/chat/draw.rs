@@ -165,7 +165,7 @@ impl ChatLog {
         self.labels = labels;
         // The wheel or the scroll bar moved the view after the rows were picked: draw again now rather
         // than show the old rows until the next event.
-        let y = out.state.offset.y;
+        let y = out.state.clamped_offset().y;
         if first_drawn.is_some_and(|f| f != first_row(y, view_h, pitch, total)) {
             ui.ctx().request_repaint();
         }
