@@ -17,12 +17,13 @@ use crate::model::{self, Event, Message, Origin, Peer};
 const SMALL: [f32; 2] = [520.0, 360.0];
 
 fn harness(request: StartRequest, size: [f32; 2], present: bool) -> Harness<'static, SockchatApp> {
-    let mut h = Harness::builder().with_size(size).build_eframe(move |cc| {
+    let mut h = Harness::builder().with_size(size).with_max_steps(200).build_eframe(move |cc| {
         let mut app = SockchatApp::new(Some(cc), None).with_native_dialogs(false).with_present(present);
         app.session = Some(Session::without_engine(request.clone()));
         app
     });
-    h.run();
+    // The start screen's spinner repaints until the first event makes the session live.
+    h.run_steps(2);
     h
 }
 
