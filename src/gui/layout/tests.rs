@@ -115,7 +115,11 @@ fn rows(h: &Harness<'static, SockchatApp>) -> Vec<(u64, Rect)> {
 
 /// The status in the top bar: the server's mode, or whom a client is connected to.
 fn status(h: &Harness<'static, SockchatApp>) -> Rect {
-    h.get_by(|n| n.value().is_some_and(|v| v.ends_with(" mode") || v.starts_with("Connected to"))).rect()
+    // The top bar's is the topmost (a chat row can say the same words).
+    h.query_all_by(|n| n.value().is_some_and(|v| v.ends_with(" mode") || v.starts_with("Connected to")))
+        .map(|n| n.rect())
+        .min_by(|a, b| a.top().total_cmp(&b.top()))
+        .expect("the status")
 }
 
 /// The chat view's visible band: below the bars above it, above the send row.
