@@ -262,6 +262,7 @@ impl ClientArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             max_line: self.common.max_line,
             trace: self.common.trace_mode(),
+            tls: None,
         }
     }
 }

@@ -595,6 +595,7 @@ fn found_server(name: &str, ip: &str, port: u16, clients: u32) -> FoundServer {
         mode: Some(sockchat::engine::Mode::Room),
         clients: Some(clients),
         version: "0.1.0".into(),
+        tls: false,
     }
 }
 
@@ -681,7 +682,13 @@ fn a_running_server_shows_where_to_connect_with_a_copy_button() {
     let others: Vec<SocketAddr> =
         vec!["192.0.2.1:7878".parse().unwrap(), "[2001:db8::1]:7878".parse().unwrap()];
     let wildcard = "[::]:7878".parse().unwrap();
-    let ev = Event::Listening { time: sockchat::model::now(), addr: wildcard, addrs: others, fds: None };
+    let ev = Event::Listening {
+        time: sockchat::model::now(),
+        addr: wildcard,
+        addrs: others,
+        fds: None,
+        tls: None,
+    };
     h.state_mut().session.as_mut().unwrap().apply(ev);
     h.run_steps(2);
     assert!(h.query_by_label("192.0.2.1:7878").is_some() && h.query_by_label("[2001:db8::1]:7878").is_some());

@@ -110,7 +110,7 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                 Ok(Command::Finish) => {
                     let _ = stream.shutdown(Shutdown::Write, &sink);
                 }
-                Ok(Command::Disconnect(_)) => {}
+                Ok(Command::Disconnect(_) | Command::Trust(_)) => {}
                 Ok(Command::ProbeTcp) => {
                     let conns = vec![super::tcpinfo::probe(&stream, crate::calls::Lane::Conn(0))];
                     sink.emit(Event::Tcp { time: model::now(), conns });

@@ -110,7 +110,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     let fds = fdlimit::raise();
     let addr = canonical(local);
     let addrs = interfaces::addresses_for(addr);
-    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds });
+    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds, tls: None });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
         let (max, fit, limit) = (cfg.max_clients, f.clients, f.limit);
         let text = format!(
@@ -150,7 +150,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
             match c {
                 Command::Send { to, text } => shared.send(to, &text),
                 Command::Disconnect(id) => shared.disconnect(id),
-                Command::Finish => {}
+                Command::Finish | Command::Trust(_) => {}
                 Command::ProbeTcp => shared.probe_tcp(),
                 Command::Stop => break,
             }

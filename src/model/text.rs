@@ -42,6 +42,9 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
             let fds = fds.map_or(String::new(), |f| format!(" ({})", f.describe()));
             format!("* listening on {addr}{}{fds}", connect_to(*addr, addrs))
         }
+        Event::TrustAsk { server, fingerprint, .. } => {
+            format!("* {server} is not known; its certificate's fingerprint is {fingerprint}")
+        }
         Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
         Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
         Event::Message(m) => {
@@ -97,6 +100,9 @@ pub fn to_json(ev: &Event) -> Value {
             "addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "fds": fds.map(|f| json!({ "limit": f.limit, "raised_from": f.raised_from, "clients": f.clients })),
         }),
+        Event::TrustAsk { server, fingerprint, .. } => {
+            json!({ "server": server, "fingerprint": fingerprint.to_string() })
+        }
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
             let mut v = json!({
