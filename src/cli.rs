@@ -125,6 +125,11 @@ pub struct ServerArgs {
     /// and the window's client screen list it).
     #[arg(long)]
     pub no_announce: bool,
+    /// Duplex and room: do not greet clients. The greeting is how a sockchat client learns it may send its
+    /// name; without it, names come only from `/name` typed by hand. For a classic client that reads one
+    /// line per line it sends, which would otherwise see the greeting as the first answer.
+    #[arg(long)]
+    pub no_greeting: bool,
     /// The name the server is listed under on the local network (default: this machine's host name).
     #[arg(long, value_name = "NAME", conflicts_with = "no_announce")]
     pub name: Option<String>,
@@ -249,6 +254,7 @@ impl ServerArgs {
             announce: (!self.no_announce)
                 .then(|| AnnounceConfig { name: self.name.clone(), interface: self.interface.clone() }),
             trace: self.common.trace_mode(),
+            greet: !self.no_greeting,
             ..ServerConfig::default()
         })
     }

@@ -107,6 +107,7 @@ fn server_shows_a_raw_clients_message_with_host_and_port_and_answers_it() {
     h.key_press(egui::Key::Enter);
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert!(sockchat::protocol::is_greeting(&read_line_within(&mut r)), "the window's server greets");
     assert_eq!(read_line_within(&mut r).trim_end(), "welcome, zed");
     wait_for(&mut h, "our own line", |h| has_text(h, "you (server) -> everyone: welcome, zed"));
 
@@ -126,7 +127,9 @@ fn client_sends_typed_text_on_enter_and_keeps_focus() {
     let (conn_tx, conn_rx) = mpsc::channel::<TcpStream>();
     std::thread::spawn(move || {
         for conn in listener.incoming().take(2) {
-            let Ok(conn) = conn else { return };
+            let Ok(mut conn) = conn else { return };
+            // It greets as a sockchat server does, so the window sends the name.
+            let _ = writeln!(conn, "{}", sockchat::protocol::greeting("duplex"));
             let _ = conn_tx.send(conn.try_clone().unwrap());
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -575,6 +578,7 @@ fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
     h.key_press(egui::Key::Enter);
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert!(sockchat::protocol::is_greeting(&read_line_within(&mut r)));
     assert_eq!(read_line_within(&mut r).trim_end(), "thanks 🙏");
     wait_for(&mut h, "our emoji line", |h| has_text(h, "you (server) -> everyone: thanks 🙏"));
     for family in [egui::FontFamily::Monospace, egui::FontFamily::Proportional] {

@@ -65,19 +65,18 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     };
     let mut flow = Flow::default();
     let send = |bytes: &[u8], flow: &mut Flow| send_traced(&sink, &stream, bytes, flow);
-    if let Some(line) = cfg.name.as_deref().and_then(protocol::name_line)
-        && let Err(e) = send(&encode_line(&line), &mut flow)
-    {
-        set_reason(DisconnectReason::Error(describe_io(&e)));
-        let _ = stream.shutdown(Shutdown::Both, &sink);
-    }
+    // The name waits for the server's greeting: a server that sends none (`server.c`, a one-way
+    // sockchat server) would show the `/name` line as a message.
+    let mut name_line = cfg.name.as_deref().and_then(protocol::name_line);
+    let mut name_told = false;
+    let (hello_tx, mut hello_rx) = crossbeam_channel::bounded::<()>(1);
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
     let reader = {
         let (sink, slot, reason, max, rs) =
             (sink.clone(), slot.clone(), reason.clone(), cfg.max_line, stream.clone());
         std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
-            read_loop(&rs, &sink, &slot, &reason, max);
+            read_loop(&rs, &sink, &slot, &reason, max, &hello_tx);
             drop(done_tx);
         })
     };
@@ -97,6 +96,14 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         select! {
             recv(cmds) -> c => match c {
                 Ok(Command::Send { text, .. }) => {
+                    if let Some(line) = &name_line && !name_told {
+                        name_told = true;
+                        sink.error(None, format!(
+                            "your name was not sent: this server has not said it understands names (a \
+                             one-way sockchat server or a plain one such as server.c would show `{line}` as \
+                             a message); it shows you by host and port"
+                        ), false);
+                    }
                     let text = one_line(&text).into_owned();
                     match send(&encode_line(&text), &mut flow) {
                         Ok(()) => sink.message(Origin::Local { to: None }, text, false),
@@ -123,6 +130,15 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                     break;
                 }
             },
+            recv(hello_rx) -> h => {
+                hello_rx = crossbeam_channel::never();
+                if let (Ok(()), Some(line)) = (h, name_line.take())
+                    && let Err(e) = send(&encode_line(&line), &mut flow)
+                {
+                    set_reason(DisconnectReason::Error(describe_io(&e)));
+                    let _ = stream.shutdown(Shutdown::Both, &sink);
+                }
+            }
             recv(done_rx) -> _ => break,
         }
     }
@@ -197,7 +213,14 @@ impl RelayIds {
     }
 }
 
-fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
+fn read_loop(
+    stream: &Sock,
+    sink: &EventSink,
+    slot: &PeerSlot,
+    reason: &ReasonSlot,
+    max: usize,
+    hello: &crossbeam_channel::Sender<()>,
+) {
     // Relayed lines carry the room's label too, and text the server escaped: a line it accepted whole must
     // not be cut here.
     let mut dec = LineDecoder::new(protocol::relayed_line_limit(max));
@@ -206,6 +229,8 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let mut ids = RelayIds::default();
     let mut flow = Flow::default();
     let mut stopped = false;
+    // Only the first line can be the server's greeting; a later line that looks like one is chat.
+    let mut first = true;
     let mut input: &TcpStream = stream;
     let end = loop {
         match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
@@ -215,6 +240,8 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
                 dec.feed(&buf[..n], &mut |l| {
                     if l.text == protocol::STOPPING_NOTICE {
                         stopped = true;
+                    } else if std::mem::take(&mut first) && protocol::is_greeting(&l.text) {
+                        let _ = hello.try_send(());
                     } else {
                         on_line(sink, slot, time, &mut run, &mut ids, l);
                     }

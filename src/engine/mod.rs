@@ -151,6 +151,10 @@ pub struct ServerConfig {
     /// tests and embedders never multicast unless asked).
     pub announce: Option<discovery::AnnounceConfig>,
     pub trace: TraceMode,
+    /// Duplex and room: send each client the greeting first (PROTOCOL.md), which is what tells a sockchat
+    /// client that names are understood. Off by default for embedders and engine tests, whose peers then
+    /// get exactly the lines sent to them; the command line and the window turn it on.
+    pub greet: bool,
     /// Serve TLS instead of plain TCP; `None`: plain.
     pub tls: Option<ServerTls>,
 }
@@ -191,6 +195,7 @@ impl Default for ServerConfig {
             access: AccessList::default(),
             announce: None,
             trace: TraceMode::Off,
+            greet: false,
             tls: None,
         }
     }

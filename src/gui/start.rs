@@ -164,8 +164,14 @@ impl SockchatApp {
                     (Ok(addr), Ok(limits)) => {
                         let trace = super::calls::trace_mode(s.step);
                         let announce = settings::announce_config(s);
-                        let mut cfg =
-                            ServerConfig { addr, mode: s.mode, trace, announce, ..Default::default() };
+                        let mut cfg = ServerConfig {
+                            addr,
+                            mode: s.mode,
+                            trace,
+                            announce,
+                            greet: true,
+                            ..Default::default()
+                        };
                         limits.apply(&mut cfg);
                         Some(StartRequest::Server(cfg))
                     }

@@ -130,6 +130,11 @@ impl Shared {
             reason: reason.clone(),
             ip: addr.ip(),
         };
+        // First in the queue, before any line another client or the user sends to this one.
+        if self.cfg.greet && self.cfg.mode != Mode::OneWay {
+            let hello: Bytes = encode_line(&protocol::greeting(self.cfg.mode.label())).into();
+            client.queue(&hello, self.cfg.send_queue_bytes);
+        }
         st.insert(id, client);
         drop(st);
         // Connected goes out before the reader exists, so it precedes every message of this peer; and
