@@ -57,18 +57,27 @@ pub fn overlay(ctx: &Context, open: &mut bool) {
         return;
     }
     let mut close = false;
-    let modal = egui::Modal::new(egui::Id::unique("keyboard help")).show(ctx, |ui| {
-        ui.set_max_width(560.0);
+    // As wide as it reads well, narrower in a small window (520 x 360 at least): the words wrap and the
+    // list scrolls, so Close stays on screen.
+    let screen = ctx.content_rect();
+    let width = (screen.width() - 64.0).clamp(200.0, 600.0);
+    let frame = egui::Frame::popup(&ctx.global_style()).inner_margin(14.0);
+    let modal = egui::Modal::new(egui::Id::unique("keyboard help")).frame(frame).show(ctx, |ui| {
+        ui.set_width(width);
         ui.heading("Keyboard shortcuts");
         ui.add_space(6.0);
-        egui::ScrollArea::vertical().max_height(ui.ctx().content_rect().height() - 140.0).show(ui, |ui| {
-            egui::Grid::new("shortcuts").num_columns(2).spacing([16.0, 6.0]).striped(true).show(ui, |ui| {
-                for (keys, what) in shortcuts(ui.ctx()) {
-                    ui.label(RichText::new(keys).monospace().strong());
-                    ui.label(what);
-                    ui.end_row();
-                }
-            });
+        let keys_w = (width * 0.4).clamp(110.0, 240.0);
+        egui::ScrollArea::vertical().max_height((screen.height() - 190.0).max(80.0)).show(ui, |ui| {
+            for (keys, what) in shortcuts(ui.ctx()) {
+                ui.horizontal_top(|ui| {
+                    ui.allocate_ui(egui::vec2(keys_w, 0.0), |ui| {
+                        ui.set_width(keys_w);
+                        ui.add(egui::Label::new(RichText::new(keys).monospace().strong()).wrap());
+                    });
+                    ui.add(egui::Label::new(what).wrap());
+                });
+                ui.add_space(2.0);
+            }
         });
         ui.add_space(6.0);
         ui.label(

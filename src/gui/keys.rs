@@ -96,6 +96,11 @@ pub fn begin_frame(ctx: &Context, own: bool) {
     let mut order = ctx.data_mut(|d| std::mem::take(d.get_temp_mut_or_default::<Order>(order_id())));
     order.drawn.sort_by_key(|&(group, slot, _)| (group, slot));
     order.last = order.drawn.drain(..).map(|(_, _, id)| id).collect();
+    // A key's effect can show only in the frame after it (a menu it opened, a theme it chose), and
+    // unlike a click, whose release brings a second frame, a key pressed and released at once brings one.
+    if ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Key { pressed: true, .. }))) {
+        ctx.request_repaint();
+    }
     let (tab, pointer) = ctx.input(|i| {
         let tab = i.events.iter().find_map(|e| match e {
             egui::Event::Key { key: Key::Tab, pressed: true, modifiers, .. } if !modifiers.any() => {
@@ -137,9 +142,10 @@ pub fn begin_frame(ctx: &Context, own: bool) {
 }
 
 /// After everything is drawn: a ring around the control the keyboard is on, once Tab has moved it there
-/// (egui marks a focused button only as it marks a pressed one).
+/// (egui marks a focused button only as it marks a pressed one). A text field has its own, and a cursor.
 pub fn focus_ring(ctx: &Context) {
-    let keyboard = ctx.data(|d| d.get_temp::<Order>(order_id()).is_some_and(|o| o.keyboard));
+    let keyboard = ctx.data(|d| d.get_temp::<Order>(order_id()).is_some_and(|o| o.keyboard))
+        && !ctx.egui_wants_keyboard_input();
     let Some(id) = ctx.memory(|m| m.focused()).filter(|_| keyboard) else { return };
     let Some(r) = ctx.read_response(id) else { return };
     let stroke = ctx.global_style().visuals.selection.stroke;

@@ -50,8 +50,10 @@ pub fn theme_button(ui: &mut egui::Ui, choice: &mut ThemePreference) -> Response
         }
     });
     if chosen {
-        // The keyboard goes back to the button, not to nowhere with the menu.
+        // The keyboard goes back to the button, not to nowhere with the menu; the new theme shows now.
         button.request_focus();
+        apply(ui.ctx(), *choice);
+        ui.ctx().request_repaint();
     }
     // The icon is no name: say what the button is.
     button.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, button.enabled(), name));
