@@ -365,3 +365,23 @@ fn every_control_of_the_start_screen_and_the_chat_views_has_a_name() {
     assert!(has_text(&h, "Show or hide this help"));
     assert_named(&h, "the help");
 }
+
+/// egui does not scroll to what the keyboard is on; the window does, so a Tab never lands out of sight.
+#[test]
+fn in_the_smallest_window_tab_brings_the_control_into_view() {
+    let mut h = Harness::builder()
+        .with_size([520.0, 360.0])
+        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false));
+    h.run_steps(2);
+    let below = h.get_by_label("Start server").rect();
+    assert!(below.top() > 360.0, "the test needs the button below the fold: {below:?}");
+    tab_to(&mut h, "Start server");
+    h.run_steps(3);
+    let now = h.get_by_label("Start server").rect();
+    assert!(now.top() >= 0.0 && now.bottom() <= 360.0, "Start server is out of sight at {now:?}");
+    // And back up: the first control comes back into view.
+    tab_to(&mut h, "Server");
+    h.run_steps(3);
+    let top = h.get_by_label("Server").rect();
+    assert!(top.top() >= 0.0 && top.bottom() <= 360.0, "Server is out of sight at {top:?}");
+}

@@ -34,12 +34,20 @@ pub fn shortcuts(ctx: &Context) -> Vec<(String, &'static str)> {
 /// The "?" button beside the theme button; named for screen readers, since "?" says little.
 pub fn help_button(ui: &mut egui::Ui, open: &mut bool) -> egui::Response {
     let r = ui.add(egui::Button::new("?").selected(*open));
-    let name = keys::with_keys(ui.ctx(), "Keyboard shortcuts", &keys::HELP);
+    let ctx = ui.ctx();
+    let name = keys::with_keys(ctx, "Keyboard shortcuts", &keys::HELP);
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, r.enabled(), &name));
     if r.clicked() {
         *open = !*open;
     }
-    r.on_hover_text(name)
+    // The shortcuts people look for first, where the pointer is.
+    let cmd = if ctx.os().is_mac() { "Cmd" } else { "Ctrl" };
+    let tip = format!(
+        "{name}\n{}\n{}\nZoom ({cmd}+plus, {cmd}+minus, {cmd}+0)",
+        keys::with_keys(ctx, "Find in the history", &keys::FIND),
+        keys::with_keys(ctx, "Quit", &keys::QUIT),
+    );
+    r.on_hover_text(tip)
 }
 
 /// F1 opens or closes the help; call once a frame, before drawing. True when it did.

@@ -79,6 +79,11 @@ pub trait TabStop: Sized {
 
 impl TabStop for Response {
     fn tab_at(self, group: Group, slot: u16) -> Self {
+        // egui does not scroll to the focused control: a Tab to the start form's last button in a small
+        // window, or to a card low in the client list, would land out of sight.
+        if self.gained_focus() {
+            self.scroll_to_me(None);
+        }
         // Only what egui itself would let the keyboard reach: enabled and focusable.
         if self.enabled() && self.sense.is_focusable() {
             self.ctx.data_mut(|d| {

@@ -216,9 +216,11 @@ impl SockchatApp {
                                             Some(if chosen { Target::All } else { Target::One(*id) });
                                     }
                                 }
+                                // The same words on every card: the description says whose (screen readers
+                                // read it after the name).
                                 if ui
                                     .button("Disconnect")
-                                    .on_hover_text("Close this client's connection")
+                                    .on_hover_text(format!("Close the connection of {}", c.peer.label()))
                                     .tab(Group::Clients)
                                     .clicked()
                                 {
