@@ -142,7 +142,8 @@ fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
                 let ok = !host.is_empty();
                 if ui
                     .add_enabled(ok, egui::Button::new("Join"))
-                    .on_hover_text("Connect to this server")
+                    // Every row's buttons have the same names: the descriptions say which server.
+                    .on_hover_text(format!("Connect to {}", s.name))
                     .tab_at(Group::Found, slot + 1)
                     .clicked()
                 {
@@ -150,7 +151,7 @@ fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
                 }
                 if ui
                     .add_enabled(ok, egui::Button::new("Use"))
-                    .on_hover_text("Put its address in the form")
+                    .on_hover_text(format!("Put the address of {} in the form", s.name))
                     .tab_at(Group::Found, slot)
                     .clicked()
                 {
