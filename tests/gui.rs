@@ -988,3 +988,38 @@ fn ctrl_f_finds_in_history_steps_through_matches_and_escape_gives_the_keyboard_b
     assert!(!fills(&h).contains(&current), "no line is marked any more");
     assert!(h.get_by_label("Message").is_focused(), "the send box has the keyboard back");
 }
+
+#[test]
+fn choosing_light_makes_the_window_light_and_the_next_window_starts_light() {
+    let mut h = app();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.theme, egui::ThemePreference::System, "following the system at first");
+    h.get_by_label("Theme: follow the system").click();
+    h.run_steps(2);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    assert!(!h.ctx.global_style().visuals.dark_mode, "the window is light");
+    assert!(h.query_by_label("Theme: light").is_some(), "the button says what is chosen");
+    start_server(&mut h, "duplex");
+    assert!(!h.ctx.global_style().visuals.dark_mode, "the chat view too");
+    let mut disk = Memory::default();
+    eframe::App::save(h.state_mut(), &mut disk);
+    let stored: sockchat::gui::Settings =
+        eframe::get_value(&disk, sockchat::gui::settings::STORAGE_KEY).expect("settings saved");
+    assert_eq!(stored.theme, egui::ThemePreference::Light);
+
+    let disk: &'static Memory = Box::leak(Box::new(disk));
+    let mut next = Harness::builder().with_size([1000.0, 700.0]).build_eframe(move |cc| {
+        cc.storage = Some(disk);
+        SockchatApp::new(Some(cc), None)
+    });
+    next.run_steps(2);
+    assert_eq!(next.ctx.theme(), egui::Theme::Light, "the next window starts light");
+    assert!(next.query_by_label("Theme: light").is_some());
+    next.get_by_label("Theme: light").click();
+    next.run_steps(2);
+    next.get_by_label("Dark").click();
+    next.run_steps(2);
+    assert!(next.ctx.global_style().visuals.dark_mode);
+}

@@ -8,12 +8,15 @@ pub mod calls;
 pub mod chat;
 pub mod find;
 pub mod found;
+pub mod help;
+pub mod keys;
 pub mod palette;
 pub mod present;
 pub mod save;
 pub mod session;
 pub mod settings;
 mod start;
+pub mod theme;
 mod view;
 
 use std::sync::Arc;
@@ -44,6 +47,8 @@ pub struct SockchatApp {
     log: Option<std::path::PathBuf>,
     /// Projector mode's styles, applied when `settings.present` changes.
     present_style: present::PresentStyle,
+    /// The keyboard help (F1) is open.
+    pub help_open: bool,
 }
 
 impl SockchatApp {
@@ -73,6 +78,7 @@ impl SockchatApp {
             title: String::new(),
             log: None,
             present_style: present::PresentStyle::default(),
+            help_open: false,
         };
         if let Some(req) = start {
             app.remember(&req);
@@ -209,6 +215,13 @@ impl SockchatApp {
         }
     }
 
+    /// Typing goes to the send box again once the help is closed, as after the find bar or the save form.
+    fn help_closed(&mut self) {
+        if let Some(s) = &mut self.session {
+            s.focus_send = true;
+        }
+    }
+
     fn write_transcript(&mut self, path: std::path::PathBuf, format: save::Format) {
         let Some(s) = &self.session else { return };
         let events = s.chat.events();
@@ -222,6 +235,10 @@ impl eframe::App for SockchatApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll();
         self.present_style.apply(ctx, self.settings.present);
+        theme::apply(ctx, self.settings.theme);
+        if help::keys(ctx, &mut self.help_open) && !self.help_open {
+            self.help_closed();
+        }
         if self.session.as_ref().is_some_and(|s| s.backlogged) {
             // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
@@ -232,18 +249,27 @@ impl eframe::App for SockchatApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+        if ctx.input_mut(|i| i.consume_shortcut(&keys::QUIT)) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let help_was_open = self.help_open;
+        // A form, the help or an open drop-down or menu keeps egui's own Tab order, inside it.
+        let in_front = self.help_open || self.save.form_open || egui::Popup::is_any_open(ui.ctx());
+        keys::begin_frame(ui.ctx(), !in_front);
         if self.in_chat() {
             self.chat_view(ui);
         } else {
             self.start_screen(ui);
         }
         self.save_form(ui);
+        help::overlay(ui.ctx(), &mut self.help_open);
+        if help_was_open && !self.help_open {
+            self.help_closed();
+        }
+        keys::focus_ring(ui.ctx());
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -61,6 +61,9 @@ pub struct Settings {
     pub announce_interface: String,
     /// Projector mode (the session's Present switch, `--present`). Missing from older settings: off.
     pub present: bool,
+    /// Follow the system's theme, or light or dark (the theme button). Missing from older settings:
+    /// follow the system.
+    pub theme: egui::ThemePreference,
 }
 
 impl Default for Settings {
@@ -88,6 +91,7 @@ impl Default for Settings {
             announce_name: String::new(),
             announce_interface: String::new(),
             present: false,
+            theme: egui::ThemePreference::System,
         }
     }
 }
@@ -409,6 +413,19 @@ mod tests {
             assert!(!move_port_out_of_host(&mut host, &mut port), "{half}");
             assert_eq!((host.as_str(), port.as_str()), (half, "7878"));
         }
+    }
+
+    #[test]
+    fn settings_from_before_the_theme_switch_load_and_follow_the_system() {
+        let chosen =
+            Settings { theme: egui::ThemePreference::Light, name: "ann".into(), ..Settings::default() };
+        let mut old = serde_json::to_value(&chosen).unwrap();
+        assert_eq!(old["theme"], "Light");
+        let back: Settings = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(back.theme, egui::ThemePreference::Light, "a choice is kept");
+        old.as_object_mut().unwrap().remove("theme");
+        let back: Settings = serde_json::from_value(old).unwrap();
+        assert_eq!((back.theme, back.name.as_str()), (egui::ThemePreference::System, "ann"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 use super::SockchatApp;
 use super::banner::address_banner;
 use super::calls;
+use super::keys::{self, Group, TabStop};
 use super::present::ZOOM_HINT;
 use super::save::Format;
 use super::session::{Phase, StartRequest};
@@ -33,7 +34,7 @@ impl SockchatApp {
         let weak = ui.visuals().weak_text_color();
         let present = self.settings.present;
         // Before any panel, so the send box never sees Ctrl+F.
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+        if ui.input_mut(|i| i.consume_shortcut(&keys::FIND)) {
             s.find.show_bar();
         }
 
@@ -82,32 +83,40 @@ impl SockchatApp {
                 };
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.toggle_value(&mut self.settings.present, "Present").on_hover_text(format!(
-                        "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
-                    ));
+                    // Drawn right to left: the slots give the Tab order left to right.
+                    super::help::help_button(ui, &mut self.help_open).tab_at(Group::Bar, 6);
+                    super::theme::theme_button(ui, &mut self.settings.theme).tab_at(Group::Bar, 5);
+                    ui.toggle_value(&mut self.settings.present, "Present")
+                        .on_hover_text(format!(
+                            "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
+                        ))
+                        .tab_at(Group::Bar, 4);
                     // Less chrome on a projector: saving waits until the lesson is over.
                     if !present {
-                        let save = ui.add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."));
+                        let save = ui
+                            .add_enabled(!self.save.busy(), egui::Button::new("Save transcript..."))
+                            .tab_at(Group::Bar, 3);
                         if save.clicked() {
                             action = Action::Save;
                         }
                     }
                     ui.toggle_value(&mut self.settings.calls_open, "Socket calls")
-                        .on_hover_text("Show the socket calls behind the chat, live");
+                        .on_hover_text("Show the socket calls behind the chat, live")
+                        .tab_at(Group::Bar, 2);
                     ui.separator();
                     match &s.phase {
                         Phase::Ended(_) => {
-                            if ui.button("Back to start").clicked() {
+                            if ui.button("Back to start").tab_at(Group::Bar, 1).clicked() {
                                 action = Action::Back;
                             }
                             let again = if is_server { "Start again" } else { "Reconnect" };
-                            if ui.button(RichText::new(again).strong()).clicked() {
+                            if ui.button(RichText::new(again).strong()).tab(Group::Bar).clicked() {
                                 action = Action::Restart;
                             }
                         }
                         Phase::Live | Phase::Starting => {
                             let stop = if is_server { "Stop server" } else { "Disconnect" };
-                            if ui.button(stop).clicked() {
+                            if ui.button(stop).tab(Group::Bar).clicked() {
                                 action = Action::Stop;
                             }
                         }
@@ -202,14 +211,17 @@ impl SockchatApp {
                                 if s.mode().is_some_and(Mode::server_can_send) {
                                     let label =
                                         if chosen { "Sending to this one" } else { "Send to this one" };
-                                    if ui.selectable_label(chosen, label).clicked() {
+                                    if ui.selectable_label(chosen, label).tab(Group::Clients).clicked() {
                                         new_target =
                                             Some(if chosen { Target::All } else { Target::One(*id) });
                                     }
                                 }
+                                // The same words on every card: the description says whose (screen readers
+                                // read it after the name).
                                 if ui
                                     .button("Disconnect")
-                                    .on_hover_text("Close this client's connection")
+                                    .on_hover_text(format!("Close the connection of {}", c.peer.label()))
+                                    .tab(Group::Clients)
                                     .clicked()
                                 {
                                     drop_id = Some(*id);
@@ -277,7 +289,8 @@ impl SockchatApp {
                             }
                         })
                         .response
-                        .labelled_by(l.id);
+                        .labelled_by(l.id)
+                        .tab(Group::Target);
                 }
                 let l = ui.label("Message");
                 let hint = if one_way {
@@ -291,9 +304,13 @@ impl SockchatApp {
                 let edit = egui::TextEdit::singleline(&mut s.draft)
                     .hint_text(hint)
                     .desired_width((ui.available_width() - send_w - 8.0).max(60.0));
-                let r = ui.add_enabled(enabled, edit).labelled_by(l.id);
+                let r = ui.add_enabled(enabled, edit).labelled_by(l.id).tab(Group::Send);
                 let mut send = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                send |= ui.add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into())).clicked();
+                send |= ui
+                    .add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into()))
+                    .on_hover_text("Send the line (Enter in the box)")
+                    .tab(Group::Send)
+                    .clicked();
                 if send && s.send_draft() {
                     s.focus_send = true;
                 }

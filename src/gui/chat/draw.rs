@@ -172,7 +172,8 @@ impl ChatLog {
         let size = egui::vec2(text_w + 2.0 * pad.x, ui.spacing().interact_size.y);
         let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
         let min = out.inner_rect.right_bottom() - size - egui::vec2(scrollbar + 8.0, 8.0);
-        if ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text)).clicked() {
+        let jump = ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text));
+        if crate::gui::keys::TabStop::tab(jump, crate::gui::keys::Group::History).clicked() {
             // The bottom as of this frame's rows: the offset that puts the last row at the view's foot.
             let pitch = row_h + ui.spacing().item_spacing.y;
             self.jump_to = Some((total as f32 * pitch - view_h).max(0.0));
