@@ -82,6 +82,7 @@ impl Peer {
             "name": self.name,
             "done_sending": self.done_sending,
             "server": self.server,
+            "tls": self.tls.as_ref().map(text::tls_json),
         })
     }
 }

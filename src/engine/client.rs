@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, select};
 
 use super::server::describe_io;
 use super::setup::{self, SetupError};
+use super::tls::{self, Session, client::NotConnected};
 use super::trace::{self, Flow, Sock};
 use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
 use crate::addr;
@@ -19,7 +20,7 @@ use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
 
-fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), SetupError> {
+fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, addr::HostPort), SetupError> {
     let hp =
         addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
     if hp.host.is_empty() {
@@ -29,11 +30,11 @@ fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), 
         return Err(String::from("port 0 is not a server's port: use 1 to 65535").into());
     }
     let s = setup::connect(&hp, cfg.connect_timeout, sink)?;
-    Ok((s, hp.host))
+    Ok((s, hp))
 }
 
 pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
-    let (stream, host) = match connect(&cfg, &sink) {
+    let (stream, hp) = match connect(&cfg, &sink) {
         Ok(s) => s,
         Err(SetupError::Failed(e)) => return sink.error(None, e, true),
         Err(SetupError::Stopped) => return,
@@ -44,13 +45,30 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         Ok(a) => a,
         Err(e) => return sink.error(None, format!("connection lost at once: {}", describe_io(&e)), true),
     };
+    let stream = Sock::new(stream, Lane::Conn(0), &sink);
     let mut peer = Peer::new(0, canonical(peer_addr));
     peer.server = true;
-    if host.parse::<IpAddr>().is_err() {
-        peer.host = Some(host);
+    // TLS: the handshake and the trust decision come before `Connected` and before any line is sent.
+    let session = match &cfg.tls {
+        None => None,
+        Some(t) => match tls::client::start(t, &hp.host, hp.port, &stream, &sink, &cmds) {
+            Ok((session, info)) => {
+                peer.tls = Some(info);
+                Some(session)
+            }
+            Err(why) => {
+                let _ = stream.shutdown(Shutdown::Both, &sink);
+                return match why {
+                    NotConnected::Stopped => {}
+                    NotConnected::Because(why) => sink.error(None, why, true),
+                };
+            }
+        },
+    };
+    if hp.host.parse::<IpAddr>().is_err() {
+        peer.host = Some(hp.host);
     }
     let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
-    let stream = Sock::new(stream, Lane::Conn(0), &sink);
     sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
     let mut resolver = Resolver::new(sink.clone());
     if snapshot(&slot).host.is_none() {
@@ -64,7 +82,17 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         }
     };
     let mut flow = Flow::default();
-    let send = |bytes: &[u8], flow: &mut Flow| send_traced(&sink, &stream, bytes, flow);
+    // Over TLS this thread is the connection's only writer (see `engine::tls`): it encrypts under the
+    // session's lock, then sends, so records keep rustls's order. An empty `bytes` sends only what rustls
+    // has waiting (the reader's nudge).
+    let send = |bytes: &[u8], flow: &mut Flow| match &session {
+        None => send_traced(&sink, &stream, bytes, flow),
+        Some(s) => {
+            let mut cipher = Vec::new();
+            s.encrypt(&[bytes], &mut cipher)?;
+            if cipher.is_empty() { Ok(()) } else { send_traced(&sink, &stream, &cipher, flow) }
+        }
+    };
     // The name waits for the server's greeting: a server that sends none (`server.c`, a one-way
     // sockchat server) would show the `/name` line as a message.
     let mut name_line = cfg.name.as_deref().and_then(protocol::name_line);
@@ -72,11 +100,13 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     let (hello_tx, mut hello_rx) = crossbeam_channel::bounded::<()>(1);
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let (nudge_tx, nudge_rx) = crossbeam_channel::bounded::<()>(1);
     let reader = {
         let (sink, slot, reason, max, rs) =
             (sink.clone(), slot.clone(), reason.clone(), cfg.max_line, stream.clone());
+        let tls = session.clone().map(|s| (s, nudge_tx));
         std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
-            read_loop(&rs, &sink, &slot, &reason, max, &hello_tx);
+            read_loop(&rs, &sink, &slot, &reason, max, tls, &hello_tx);
             drop(done_tx);
         })
     };
@@ -115,6 +145,13 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                     }
                 }
                 Ok(Command::Finish) => {
+                    if let Some(s) = &session {
+                        // TLS says the end of our data itself, before TCP does.
+                        let mut bye = Vec::new();
+                        if s.close_notify(&mut bye).is_ok() {
+                            let _ = send_traced(&sink, &stream, &bye, &mut flow);
+                        }
+                    }
                     let _ = stream.shutdown(Shutdown::Write, &sink);
                 }
                 Ok(Command::Disconnect(_) | Command::Trust(_)) => {}
@@ -139,6 +176,9 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                     let _ = stream.shutdown(Shutdown::Both, &sink);
                 }
             }
+            recv(nudge_rx) -> _ => {
+                let _ = send(&[], &mut flow);
+            }
             recv(done_rx) -> _ => break,
         }
     }
@@ -148,7 +188,12 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
 }
 
 /// `write_all` of one line, each `send` it takes recorded (a long line can take several).
-fn send_traced(sink: &EventSink, stream: &Sock, mut bytes: &[u8], flow: &mut Flow) -> std::io::Result<()> {
+pub(super) fn send_traced(
+    sink: &EventSink,
+    stream: &Sock,
+    mut bytes: &[u8],
+    flow: &mut Flow,
+) -> std::io::Result<()> {
     let mut out: &TcpStream = stream;
     while !bytes.is_empty() {
         let rec = if flow.admit(sink) {
@@ -219,8 +264,11 @@ fn read_loop(
     slot: &PeerSlot,
     reason: &ReasonSlot,
     max: usize,
+    tls: Option<(Arc<Session>, crossbeam_channel::Sender<()>)>,
     hello: &crossbeam_channel::Sender<()>,
 ) {
+    // TLS: the plaintext of one read (`buf` holds its ciphertext).
+    let mut plain = Vec::new();
     // Relayed lines carry the room's label too, and text the server escaped: a line it accepted whole must
     // not be cut here.
     let mut dec = LineDecoder::new(protocol::relayed_line_limit(max));
@@ -236,8 +284,23 @@ fn read_loop(
         match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
             Ok(0) => break DisconnectReason::Closed,
             Ok(n) => {
+                let (data, tls_closed) = match &tls {
+                    None => (&buf[..n], false),
+                    Some((session, nudge)) => {
+                        plain.clear();
+                        match session.decrypt(&buf[..n], &mut plain) {
+                            Ok(d) => {
+                                if d.wants_write {
+                                    let _ = nudge.try_send(());
+                                }
+                                (&plain[..], d.closed)
+                            }
+                            Err(e) => break DisconnectReason::Error(e.to_string()),
+                        }
+                    }
+                };
                 let time = model::now();
-                dec.feed(&buf[..n], &mut |l| {
+                dec.feed(data, &mut |l| {
                     if l.text == protocol::STOPPING_NOTICE {
                         stopped = true;
                     } else if std::mem::take(&mut first) && protocol::is_greeting(&l.text) {
@@ -247,6 +310,9 @@ fn read_loop(
                     }
                 });
                 flush(sink, &mut run);
+                if tls_closed {
+                    break DisconnectReason::Closed;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => break DisconnectReason::Error(describe_io(&e)),

@@ -21,6 +21,7 @@ mod resolver;
 mod server;
 mod setup;
 mod tcpinfo;
+pub mod tls;
 mod trace;
 
 use std::collections::VecDeque;
