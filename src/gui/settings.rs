@@ -61,6 +61,13 @@ pub struct Settings {
     pub announce_interface: String,
     /// Projector mode (the session's Present switch, `--present`). Missing from older settings: off.
     pub present: bool,
+    /// Serve TLS ("Encrypt (TLS)" on the server form); the PEM files below, both empty: a certificate
+    /// made for this machine and kept (see `gui::tls_form`).
+    pub server_tls: bool,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Connect with TLS ("Encrypt (TLS)" on the client form).
+    pub client_tls: bool,
 }
 
 impl Default for Settings {
@@ -88,6 +95,10 @@ impl Default for Settings {
             announce_name: String::new(),
             announce_interface: String::new(),
             present: false,
+            server_tls: false,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            client_tls: false,
         }
     }
 }
