@@ -34,10 +34,10 @@ pub struct Found {
 /// A click in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
-    /// Put this host and port in the form.
-    Fill { host: String, port: String },
+    /// Put this host and port in the form (and its TLS switch: on for a server that says it uses TLS).
+    Fill { host: String, port: String, tls: bool },
     /// Fill the form and connect.
-    Join { host: String, port: String },
+    Join { host: String, port: String, tls: bool },
 }
 
 impl Found {
@@ -137,6 +137,10 @@ fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
         let port = s.port.to_string();
         ui.horizontal(|ui| {
             ui.label(RichText::new(&s.name).strong());
+            if s.tls {
+                ui.label(RichText::new(format!("{} TLS", super::trust::LOCK)).strong())
+                    .on_hover_text("It encrypts (TLS): choosing it turns Encrypt on");
+            }
             ui.label(mode_and_count(s));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let ok = !host.is_empty();
@@ -147,7 +151,7 @@ fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
                     .tab_at(Group::Found, slot + 1)
                     .clicked()
                 {
-                    pick = Some(Pick::Join { host: host.clone(), port: port.clone() });
+                    pick = Some(Pick::Join { host: host.clone(), port: port.clone(), tls: s.tls });
                 }
                 if ui
                     .add_enabled(ok, egui::Button::new("Use"))
@@ -155,7 +159,7 @@ fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
                     .tab_at(Group::Found, slot)
                     .clicked()
                 {
-                    pick = Some(Pick::Fill { host: host.clone(), port: port.clone() });
+                    pick = Some(Pick::Fill { host: host.clone(), port: port.clone(), tls: s.tls });
                 }
             });
         });

@@ -7,6 +7,7 @@ mod banner;
 pub mod calls;
 pub mod chat;
 pub mod find;
+mod forms;
 pub mod found;
 pub mod help;
 pub mod keys;
@@ -17,6 +18,8 @@ pub mod session;
 pub mod settings;
 mod start;
 pub mod theme;
+mod tls_form;
+mod trust;
 mod view;
 
 use std::sync::Arc;
@@ -49,6 +52,10 @@ pub struct SockchatApp {
     present_style: present::PresentStyle,
     /// The keyboard help (F1) is open.
     pub help_open: bool,
+    /// The server form's certificate Browse dialogs.
+    tls_form: tls_form::TlsForm,
+    /// Where the forms are kept per role (see [`forms`]); off unless given a file.
+    forms: forms::FormStore,
 }
 
 impl SockchatApp {
@@ -79,12 +86,34 @@ impl SockchatApp {
             log: None,
             present_style: present::PresentStyle::default(),
             help_open: false,
+            tls_form: Default::default(),
+            forms: Default::default(),
         };
-        if let Some(req) = start {
-            app.remember(&req);
-            app.start(req);
-        }
+        app.begin(start);
         app
+    }
+
+    /// Keeps the forms in `path` from now on, per role (see [`forms`]), and loads what it holds.
+    pub fn with_forms_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        if let Some(p) = path {
+            self.forms = forms::FormStore::at(p);
+            self.settings = self.forms.load(&self.settings);
+        }
+        self
+    }
+
+    /// Waits (briefly) until the forms saved so far are on disk: for tests, and a window closing.
+    pub fn flush_forms(&mut self) {
+        self.forms.flush();
+    }
+
+    /// Starts a command-line request, copied into the form (and its role's form saved) first.
+    fn begin(&mut self, start: Option<StartRequest>) {
+        if let Some(req) = start {
+            self.remember(&req);
+            self.forms.save(&self.settings, Some(self.settings.role));
+            self.start(req);
+        }
     }
 
     /// Like [`Self::new`], starting `start` with `--log` already in effect.
@@ -94,10 +123,7 @@ impl SockchatApp {
         log: Option<std::path::PathBuf>,
     ) -> Self {
         let mut app = Self::new(cc, None).with_log(log);
-        if let Some(req) = start {
-            app.remember(&req);
-            app.start(req);
-        }
+        app.begin(start);
         app
     }
 
@@ -133,6 +159,7 @@ impl SockchatApp {
                 self.settings.server_port = p;
                 self.settings.mode = c.mode;
                 settings::remember_limits(&mut self.settings, c);
+                tls_form::remember_server(&mut self.settings, c.tls.as_ref());
             }
             StartRequest::Client(c) => {
                 self.settings.role = RoleChoice::Client;
@@ -140,6 +167,7 @@ impl SockchatApp {
                 self.settings.client_host = h;
                 self.settings.client_port = p;
                 self.settings.name = c.name.clone().unwrap_or_default();
+                self.settings.client_tls = c.tls.is_some();
             }
         }
     }
@@ -270,10 +298,16 @@ impl eframe::App for SockchatApp {
             self.help_closed();
         }
         keys::focus_ring(ui.ctx());
+        self.trust_ui(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        if self.forms.is_on() {
+            // Only the window-wide fields: each form was written when it was used (see `forms`).
+            self.forms.save(&self.settings, None);
+        } else {
+            eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        }
     }
 }
 
@@ -295,7 +329,12 @@ pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>, present
         "sockchat",
         options,
         Box::new(move |cc| {
-            let mut app = SockchatApp::with_start(Some(cc), start, log).with_present(present);
+            // The forms file before the start, so a command-line start is copied over what it holds.
+            let mut app = SockchatApp::new(Some(cc), None)
+                .with_forms_file(forms::FormStore::default_path())
+                .with_log(log)
+                .with_present(present);
+            app.begin(start);
             // Only the real window browses the LAN; tests feed the list themselves.
             app.found.live = true;
             Ok(Box::new(app))

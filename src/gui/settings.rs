@@ -64,6 +64,13 @@ pub struct Settings {
     /// Follow the system's theme, or light or dark (the theme button). Missing from older settings:
     /// follow the system.
     pub theme: egui::ThemePreference,
+    /// Serve TLS ("Encrypt (TLS)" on the server form); the PEM files below, both empty: a certificate
+    /// made for this machine and kept (see `gui::tls_form`).
+    pub server_tls: bool,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Connect with TLS ("Encrypt (TLS)" on the client form).
+    pub client_tls: bool,
 }
 
 impl Default for Settings {
@@ -92,6 +99,10 @@ impl Default for Settings {
             announce_interface: String::new(),
             present: false,
             theme: egui::ThemePreference::System,
+            server_tls: false,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            client_tls: false,
         }
     }
 }

@@ -150,6 +150,7 @@ impl SockchatApp {
                     ui.end_row();
                 });
                 announce_row(ui, s, &mut self.found);
+                let tls = self.tls_form.server_rows(ui, s, self.save.native, self.wake.clone());
                 let section = egui::CollapsingHeader::new("Limits and access").id_salt("limits");
                 let limits_section = section.show(ui, |ui| {
                     egui::Grid::new("limits-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
@@ -171,14 +172,14 @@ impl SockchatApp {
                 log = log_row(ui, s);
                 super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
-                let ok = check.is_ok() && limits.is_ok() && log.is_ok();
+                let ok = check.is_ok() && limits.is_ok() && log.is_ok() && tls.is_ok();
                 submit |= ui
                     .add_enabled(ok, egui::Button::new("Start server").min_size([140.0, 28.0].into()))
                     .on_hover_text("Enter in a field starts it too")
                     .tab(Group::Form)
                     .clicked();
-                match (check, limits) {
-                    (Ok(addr), Ok(limits)) => {
+                match (check, limits, tls) {
+                    (Ok(addr), Ok(limits), Ok(tls)) => {
                         let trace = super::calls::trace_mode(s.step);
                         let announce = settings::announce_config(s);
                         let mut cfg = ServerConfig {
@@ -187,6 +188,7 @@ impl SockchatApp {
                             trace,
                             announce,
                             greet: true,
+                            tls,
                             ..Default::default()
                         };
                         limits.apply(&mut cfg);
@@ -198,9 +200,11 @@ impl SockchatApp {
             RoleChoice::Client => {
                 self.found.ensure_browsing(self.wake.clone());
                 match found::panel(ui, &self.found) {
-                    Some(Pick::Fill { host, port }) => (s.client_host, s.client_port) = (host, port),
-                    Some(Pick::Join { host, port }) => {
-                        (s.client_host, s.client_port) = (host, port);
+                    Some(Pick::Fill { host, port, tls }) => {
+                        (s.client_host, s.client_port, s.client_tls) = (host, port, tls);
+                    }
+                    Some(Pick::Join { host, port, tls }) => {
+                        (s.client_host, s.client_port, s.client_tls) = (host, port, tls);
                         submit = true;
                     }
                     None => {}
@@ -226,6 +230,7 @@ impl SockchatApp {
                     });
                     submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
                 });
+                super::tls_form::client_row(ui, s);
                 log = log_row(ui, s);
                 super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
@@ -238,7 +243,14 @@ impl SockchatApp {
                 match (check, name) {
                     (Ok(addr), Ok(name)) => {
                         let trace = super::calls::trace_mode(s.step);
-                        Some(StartRequest::Client(ClientConfig { addr, name, trace, ..Default::default() }))
+                        let tls = super::tls_form::client_tls(s);
+                        Some(StartRequest::Client(ClientConfig {
+                            addr,
+                            name,
+                            trace,
+                            tls,
+                            ..Default::default()
+                        }))
                     }
                     _ => None,
                 }
@@ -246,6 +258,7 @@ impl SockchatApp {
         };
         if submit && let (Some(req), Ok(log)) = (request, log) {
             self.log = log;
+            self.forms.save(&self.settings, Some(self.settings.role));
             self.start(req);
         }
     }

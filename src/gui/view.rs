@@ -127,6 +127,9 @@ impl SockchatApp {
                     // The status takes what the buttons leave, cut with "…" (whole on hover) rather than
                     // running under them in a narrow window or in projector type.
                     ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        if s.phase == Phase::Live {
+                            super::trust::bar_marker(ui, s);
+                        }
                         ui.add(egui::Label::new(RichText::new(&text).color(color)).truncate())
                             .on_hover_text(&text);
                     });
@@ -135,10 +138,18 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
-        if is_server && s.phase == Phase::Live && !s.reachable.is_empty() {
+        if let (Phase::Ended(why), Some(_)) = (&s.phase, &s.fatal_error) {
+            egui::Panel::top("ended").show(ui, |ui| super::trust::ended_notice(ui, why));
+        }
+
+        if is_server && s.phase == Phase::Live && (!s.reachable.is_empty() || s.fingerprint.is_some()) {
             egui::Panel::top("addresses").show(ui, |ui| {
                 ui.add_space(4.0);
                 address_banner(ui, &s.reachable, present);
+                if let Some(fp) = &s.fingerprint {
+                    ui.add_space(4.0);
+                    super::trust::fingerprint_banner(ui, fp, present);
+                }
                 ui.add_space(4.0);
             });
         }
@@ -191,6 +202,7 @@ impl SockchatApp {
                                 );
                                 let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
                                 ui.label(RichText::new(title).strong());
+                                super::trust::card_lock(ui, c.peer.tls.as_ref());
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
                             if !present {
