@@ -1022,6 +1022,8 @@ fn choosing_light_makes_the_window_light_and_the_next_window_starts_light() {
     next.get_by_label("Dark").click();
     next.run_steps(2);
     assert!(next.ctx.global_style().visuals.dark_mode);
+}
+
 // ---- Encryption on the start screen (issue 13) and two windows' settings (issue 12) ----
 
 fn toggled(h: &Harness<'static, SockchatApp>, label: &str) -> bool {

@@ -284,6 +284,7 @@ fn found_server(name: &str, ip: &str, port: u16) -> FoundServer {
         mode: Some(sockchat::engine::Mode::Room),
         clients: Some(1),
         version: "0.1.0".into(),
+        tls: false,
     }
 }
 

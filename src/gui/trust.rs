@@ -45,7 +45,7 @@ fn lines(ui: &mut egui::Ui, fp: &Fingerprint, size: f32, ink: Option<Color32>) {
 
 /// A Copy button for `fp` (`SHA256:…`, the form `--fingerprint` reads), saying "Copied" for a moment.
 fn copy_button(ui: &mut egui::Ui, fp: &Fingerprint) {
-    let id = egui::Id::new(("sockchat-copy-fingerprint", fp.0));
+    let id = egui::Id::unique(("sockchat-copy-fingerprint", fp.0));
     let now = ui.input(|i| i.time);
     let at: Option<f64> = ui.data(|d| d.get_temp(id));
     let label = if at.is_some_and(|t| now - t < COPIED_SECS) { "Copied" } else { "Copy" };
@@ -180,7 +180,7 @@ pub fn trust_dialog(ctx: &egui::Context, server: &str, fp: &Fingerprint) -> Opti
     let mut answer = None;
     let screen = ctx.content_rect();
     let width = (screen.width() - 40.0).clamp(200.0, 560.0);
-    let modal = egui::Modal::new(egui::Id::new("sockchat-trust")).show(ctx, |ui| {
+    let modal = egui::Modal::new(egui::Id::unique("sockchat-trust")).show(ctx, |ui| {
         ui.set_width(width);
         egui::ScrollArea::vertical().max_height((screen.height() - 60.0).max(120.0)).show(ui, |ui| {
             ui.heading("Is this the right server?");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use crate::engine::{ClientConfig, Command, ServerConfig};
 use crate::gui::session::Phase;
@@ -175,7 +175,7 @@ fn a_refused_certificate_is_explained_in_full_not_cut_in_the_bar() {
                fingerprint to you; if it is the new one, delete the line for lab-pc:7878 from known_servers.";
     let (mut h, _rx) = client();
     feed(&mut h, Event::Connected { time: model::now(), peer: server_peer(None) });
-    feed(&mut h, Event::Error { time: model::now(), text: why.into(), fatal: true });
+    feed(&mut h, Event::Error { time: model::now(), peer: None, text: why.into(), fatal: true });
     h.state_mut().session.as_mut().unwrap().phase = Phase::Ended(why.into());
     h.run_steps(2);
     // Whole, wrapped over several lines, above the chat (not only one of its lines, nor cut in the bar).
