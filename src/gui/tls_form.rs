@@ -28,12 +28,11 @@ pub fn server_tls(s: &Settings) -> Result<Option<ServerTls>, String> {
 
 /// The client's TLS settings: the window asks the person about a server it does not know.
 pub fn client_tls(s: &Settings) -> Option<ClientTls> {
-    s.client_tls
-        .then(|| ClientTls {
-            // No home directory: no file, so nothing is remembered and every server is asked about.
-            known_servers: crate::engine::tls::known_servers_file().unwrap_or_default(),
-            policy: TrustPolicy::Ask,
-        })
+    s.client_tls.then(|| ClientTls {
+        // No home directory: no file, so nothing is remembered and every server is asked about.
+        known_servers: crate::engine::tls::known_servers_file().unwrap_or_default(),
+        policy: TrustPolicy::Ask,
+    })
 }
 
 /// Copies a started server's TLS back into the form (a command-line start).
