@@ -32,6 +32,9 @@ fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), 
     Ok((s, hp.host))
 }
 
+/// How long a named client waits for the server's greeting before it stops holding the user's lines.
+const GREETING_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     let (stream, host) = match connect(&cfg, &sink) {
         Ok(s) => s,
@@ -68,8 +71,24 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     // The name waits for the server's greeting: a server that sends none (`server.c`, a one-way
     // sockchat server) would show the `/name` line as a message.
     let mut name_line = cfg.name.as_deref().and_then(protocol::name_line);
-    let mut name_told = false;
     let (hello_tx, mut hello_rx) = crossbeam_channel::bounded::<()>(1);
+    // A server that greets does so as it accepts: what the user types meanwhile waits for the name to go
+    // first, at most this long (a server that never greets delays those lines by as much, once).
+    let mut greet_wait = match name_line {
+        Some(_) => crossbeam_channel::at(std::time::Instant::now() + GREETING_WAIT),
+        None => crossbeam_channel::never(),
+    };
+    let mut waited = name_line.is_none();
+    let mut held: Vec<String> = Vec::new();
+    let mut finish_held = false;
+    let send_line = |text: String, flow: &mut Flow| match send(&encode_line(&text), flow) {
+        Ok(()) => sink.message(Origin::Local { to: None }, text, false),
+        Err(e) => {
+            sink.error(None, format!("not sent: {}", describe_io(&e)), false);
+            set_reason(DisconnectReason::Error(describe_io(&e)));
+            let _ = stream.shutdown(Shutdown::Both, &sink);
+        }
+    };
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
     let reader = {
@@ -96,24 +115,16 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         select! {
             recv(cmds) -> c => match c {
                 Ok(Command::Send { text, .. }) => {
-                    if let Some(line) = &name_line && !name_told {
-                        name_told = true;
-                        sink.error(None, format!(
-                            "your name was not sent: this server has not said it understands names (a \
-                             one-way sockchat server or a plain one such as server.c would show `{line}` as \
-                             a message); it shows you by host and port"
-                        ), false);
-                    }
                     let text = one_line(&text).into_owned();
-                    match send(&encode_line(&text), &mut flow) {
-                        Ok(()) => sink.message(Origin::Local { to: None }, text, false),
-                        Err(e) => {
-                            sink.error(None, format!("not sent: {}", describe_io(&e)), false);
-                            set_reason(DisconnectReason::Error(describe_io(&e)));
-                            let _ = stream.shutdown(Shutdown::Both, &sink);
-                        }
+                    if name_line.is_some() && !waited {
+                        // The name must go first: hold the line until the greeting or the wait ends.
+                        held.push(text);
+                    } else {
+                        send_line(text, &mut flow);
                     }
                 }
+                // Lines held for the greeting go before the end of our sending.
+                Ok(Command::Finish) if !waited => finish_held = true,
                 Ok(Command::Finish) => {
                     let _ = stream.shutdown(Shutdown::Write, &sink);
                 }
@@ -137,6 +148,31 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                 {
                     set_reason(DisconnectReason::Error(describe_io(&e)));
                     let _ = stream.shutdown(Shutdown::Both, &sink);
+                }
+                waited = true;
+                greet_wait = crossbeam_channel::never();
+                for text in std::mem::take(&mut held) {
+                    send_line(text, &mut flow);
+                }
+                if finish_held {
+                    let _ = stream.shutdown(Shutdown::Write, &sink);
+                }
+            }
+            recv(greet_wait) -> _ => {
+                greet_wait = crossbeam_channel::never();
+                waited = true;
+                if let Some(line) = &name_line {
+                    sink.error(None, format!(
+                        "your name was not sent: this server has not said it understands names (a one-way \
+                         sockchat server or a plain one such as server.c would show `{line}` as a message); \
+                         it shows you by host and port"
+                    ), false);
+                }
+                for text in std::mem::take(&mut held) {
+                    send_line(text, &mut flow);
+                }
+                if finish_held {
+                    let _ = stream.shutdown(Shutdown::Write, &sink);
                 }
             }
             recv(done_rx) -> _ => break,
