@@ -2,7 +2,7 @@
 //! Tab order of the start screen and the chat view, Space and Enter on what has the focus, the F1 help,
 //! and a name on every control.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,7 @@ fn the_start_screen_and_a_servers_chat_view_are_used_by_keyboard_alone() {
     h.event(egui::Event::Text("hello class".into()));
     press(&mut h, Key::Enter);
     let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert!(sockchat::protocol::is_greeting(&read_line_within(&mut r)), "the window's server greets first");
     assert_eq!(read_line_within(&mut r).trim_end(), "hello class");
     wait_for(&mut h, "the send box to keep the keyboard", |h| focused(h) == "Message");
 
@@ -250,7 +251,9 @@ fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
     let accepted = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
     press(&mut h, Key::Enter);
     wait_for(&mut h, "the chat", |h| h.state().in_chat());
-    let conn = accepted.join().unwrap().expect("the server was reached");
+    let mut conn = accepted.join().unwrap().expect("the server was reached");
+    // It greets as a sockchat server does, so the window sends the name.
+    writeln!(conn, "{}", sockchat::protocol::greeting("duplex")).unwrap();
     wait_for(&mut h, "the send box to have the keyboard", |h| focused(h) == "Message");
 
     let chat = [

@@ -210,3 +210,21 @@ fn a_sockchat_client_is_named_by_a_sockchat_server() {
     client.stop();
     engine.stop();
 }
+
+#[test]
+fn lines_typed_before_the_greeting_wait_for_the_name_and_the_end_waits_for_them() {
+    use sockchat::engine::Command;
+    use sockchat::model::Target;
+    let (l, addr, hello) = plain_server(Some(&sockchat::protocol::greeting("room")));
+    let client = named_client(addr);
+    let mut srv = Raw::from_stream(l.accept().expect("accept").0);
+    // Typed and ended before the server has greeted (as `echo hi | sockchat client --name ann` can).
+    client.send(Command::Send { to: Target::All, text: "early".into() });
+    client.send(Command::Finish);
+    srv.send(format!("{}\n", hello.unwrap_or_default()).as_bytes());
+    assert_eq!(srv.line(), "/name ann", "the name goes first");
+    assert_eq!(srv.line(), "early", "then what was typed meanwhile");
+    let mut rest = String::new();
+    assert!(!srv.try_line(&mut rest).expect("read"), "then the end of sending, nothing lost: {rest:?}");
+    client.stop();
+}

@@ -108,6 +108,17 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
     };
     let mut waited = name_line.is_none();
     let mut held: Vec<String> = Vec::new();
+    let mut finish_held = false;
+    // The end of our sending: TLS says it itself (`close_notify`) before TCP does.
+    let finish = |flow: &mut Flow| {
+        if let Some(s) = &session {
+            let mut bye = Vec::new();
+            if s.close_notify(&mut bye).is_ok() {
+                let _ = send_traced(&sink, &stream, &bye, flow);
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write, &sink);
+    };
     let send_line = |text: String, flow: &mut Flow| match send(&encode_line(&text), flow) {
         Ok(()) => sink.message(Origin::Local { to: None }, text, false),
         Err(e) => {
@@ -152,16 +163,9 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                         send_line(text, &mut flow);
                     }
                 }
-                Ok(Command::Finish) => {
-                    if let Some(s) = &session {
-                        // TLS says the end of our data itself, before TCP does.
-                        let mut bye = Vec::new();
-                        if s.close_notify(&mut bye).is_ok() {
-                            let _ = send_traced(&sink, &stream, &bye, &mut flow);
-                        }
-                    }
-                    let _ = stream.shutdown(Shutdown::Write, &sink);
-                }
+                // Lines held for the greeting go before the end of our sending.
+                Ok(Command::Finish) if !waited => finish_held = true,
+                Ok(Command::Finish) => finish(&mut flow),
                 Ok(Command::Disconnect(_) | Command::Trust(_)) => {}
                 Ok(Command::ProbeTcp) => {
                     let conns = vec![super::tcpinfo::probe(&stream, crate::calls::Lane::Conn(0))];
@@ -188,6 +192,9 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                 for text in std::mem::take(&mut held) {
                     send_line(text, &mut flow);
                 }
+                if finish_held {
+                    finish(&mut flow);
+                }
             }
             recv(greet_wait) -> _ => {
                 greet_wait = crossbeam_channel::never();
@@ -201,6 +208,9 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                 }
                 for text in std::mem::take(&mut held) {
                     send_line(text, &mut flow);
+                }
+                if finish_held {
+                    finish(&mut flow);
                 }
             }
             recv(nudge_rx) -> _ => {

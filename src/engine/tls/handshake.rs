@@ -77,8 +77,11 @@ pub(crate) fn run(
                     }
                 }
                 if let Some(error) = failed {
-                    // The alert rustls queued tells the peer why, as far as TLS can.
-                    let _ = flush(conn, sock, sink, &mut flow);
+                    // The alert rustls queued tells a TLS peer why; a plain one would show its bytes as
+                    // garbage before the plain line the server sends it instead.
+                    if plain_text(&first).is_none() {
+                        let _ = flush(conn, sock, sink, &mut flow);
+                    }
                     break Err(Failed::Tls { error, first });
                 }
             }
