@@ -27,7 +27,10 @@ pub const LOCK: &str = "🔒";
 fn fitted(ui: &egui::Ui, fp: &Fingerprint, want: f32) -> f32 {
     let (a, _) = fp.two_lines();
     let w = ui.fonts_mut(|f| f.layout_no_wrap(a, FontId::monospace(want), Color32::WHITE).size().x);
-    let room = ui.available_width().max(60.0);
+    // What is left of the window, too: in a narrow projector window the banner's parent can be wider
+    // than the window itself, and a line drawn past its edge would be cut.
+    let window_left = ui.ctx().content_rect().right() - ui.cursor().left() - 8.0;
+    let room = ui.available_width().min(window_left).max(60.0);
     if w > room { (want * room / w).max(MIN_SIZE) } else { want }
 }
 

@@ -60,7 +60,7 @@ impl Announcer {
         let thread = std::thread::Builder::new()
             .name("sockchat-announce".into())
             .spawn(move || {
-                if let Err(why) = announce(&cfg, local, mode, tls, &n, &poked, &stopped, &sink) {
+                if let Err(why) = announce(&cfg, local, (mode, tls), &n, &poked, &stopped, &sink) {
                     sink.error(
                         None,
                         format!("discovery is off: {why}; clients can still connect by address"),
@@ -134,17 +134,18 @@ impl Record {
     }
 }
 
-/// The thread's body: register, keep the count current until stopped, then unregister.
+/// The thread's body: register, keep the count current until stopped, then unregister. `served` is the
+/// server's mode and whether it speaks TLS: what the TXT record tells browsers.
 fn announce(
     cfg: &AnnounceConfig,
     local: SocketAddr,
-    mode: Mode,
-    tls: bool,
+    served: (Mode, bool),
     n: &AtomicUsize,
     poked: &Receiver<()>,
     stopped: &Receiver<()>,
     sink: &EventSink,
 ) -> Result<(), String> {
+    let (mode, tls) = served;
     let host = host_name();
     let name = cfg
         .name

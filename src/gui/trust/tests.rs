@@ -179,7 +179,7 @@ fn a_refused_certificate_is_explained_in_full_not_cut_in_the_bar() {
     h.state_mut().session.as_mut().unwrap().phase = Phase::Ended(why.into());
     h.run_steps(2);
     // Whole, wrapped over several lines, above the chat (not only one of its lines, nor cut in the bar).
-    let chat = h.get_by_label_contains("connected: lab-pc").rect();
+    let chat = h.get_by_label_contains("connected: server lab-pc").rect();
     let shown =
         h.get_all_by_label(why).map(|n| n.rect()).find(|r| r.height() > 40.0 && r.bottom() <= chat.top());
     let r = shown.expect("the full explanation, wrapped, above the chat");
