@@ -317,10 +317,19 @@ fn read_loop(
     // Only the first line can be the server's greeting; a later line that looks like one is chat.
     let mut first = true;
     let mut input: &TcpStream = stream;
+    // TLS: what came with the end of the handshake is already decrypted inside rustls (the peer's first
+    // records can share a segment with its Finished); it is taken before the first `recv` waits.
+    let mut handshake_rest = tls.is_some();
     let end = loop {
-        match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
-            Ok(0) => break DisconnectReason::Closed,
+        let read = if std::mem::take(&mut handshake_rest) {
+            Ok(None)
+        } else {
+            trace::recv(sink, stream, &mut input, &mut buf, &mut flow).map(Some)
+        };
+        match read {
+            Ok(Some(0)) => break DisconnectReason::Closed,
             Ok(n) => {
+                let n = n.unwrap_or(0);
                 let (data, tls_closed) = match &tls {
                     None => (&buf[..n], false),
                     Some((session, nudge)) => {

@@ -224,6 +224,9 @@ impl Shared {
         let mut deadline = idle.map(|d| Instant::now() + d);
         let mut flow = Flow::default();
         let mut input: &TcpStream = stream;
+        // TLS: what came with the end of the handshake is already decrypted inside rustls (a client's
+        // first line can share a segment with its Finished); it is taken before the first `recv` waits.
+        let mut handshake_rest = tls.is_some();
         let end = loop {
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -232,9 +235,15 @@ impl Shared {
                 }
                 let _ = stream.set_read_timeout(Some(left));
             }
-            match trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow) {
-                Ok(0) => break DisconnectReason::Closed,
+            let read = if std::mem::take(&mut handshake_rest) {
+                Ok(None)
+            } else {
+                trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow).map(Some)
+            };
+            match read {
+                Ok(Some(0)) => break DisconnectReason::Closed,
                 Ok(n) => {
+                    let n = n.unwrap_or(0);
                     let (data, tls_closed) = match &tls {
                         None => (&buf[..n], false),
                         Some((session, nudge)) => {

@@ -35,8 +35,11 @@ impl Session {
     pub(crate) fn decrypt(&self, mut cipher: &[u8], plain: &mut Vec<u8>) -> io::Result<Decrypted> {
         let mut conn = self.lock();
         let mut out = Decrypted::default();
-        while !cipher.is_empty() {
-            conn.read_tls(&mut cipher)?;
+        // Once at least: with no new bytes it takes out what rustls already holds.
+        loop {
+            if !cipher.is_empty() {
+                conn.read_tls(&mut cipher)?;
+            }
             let state = conn
                 .process_new_packets()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, words(&e)))?;
@@ -47,6 +50,9 @@ impl Session {
                 conn.reader().read_exact(&mut plain[start..])?;
             }
             out.closed |= state.peer_has_closed();
+            if cipher.is_empty() {
+                break;
+            }
         }
         out.wants_write = conn.wants_write();
         Ok(out)
