@@ -125,12 +125,27 @@ pub struct ServerArgs {
     /// and the window's client screen list it).
     #[arg(long)]
     pub no_announce: bool,
+    /// Duplex and room: do not greet clients. The greeting is how a sockchat client learns it may send its
+    /// name; without it, names come only from `/name` typed by hand. For a classic client that reads one
+    /// line per line it sends, which would otherwise see the greeting as the first answer.
+    #[arg(long)]
+    pub no_greeting: bool,
     /// The name the server is listed under on the local network (default: this machine's host name).
     #[arg(long, value_name = "NAME", conflicts_with = "no_announce")]
     pub name: Option<String>,
     /// Announce only on this network interface (e.g. eth0 rather than a VPN or a virtual machine's bridge).
     #[arg(long, value_name = "NAME", conflicts_with = "no_announce")]
     pub interface: Option<String>,
+    /// Encrypt with TLS. Without --cert/--key a self-signed certificate is made at the first start and
+    /// kept (its fingerprint, shown on the listening line, stays the same); clients need --tls too.
+    #[arg(long)]
+    pub tls: bool,
+    /// TLS: the certificate (chain) to serve, a PEM file, instead of the one sockchat makes.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<std::path::PathBuf>,
+    /// TLS: the certificate's private key, a PEM file.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -147,6 +162,18 @@ pub struct ClientArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = connect_secs,
         allow_negative_numbers = true)]
     pub connect_timeout: u64,
+    /// Connect with TLS. A server whose certificate the system's roots do not vouch for must be known
+    /// (accepted before), pinned with --fingerprint, or accepted with --accept-new; otherwise the client
+    /// refuses it and prints its fingerprint to compare.
+    #[arg(long)]
+    pub tls: bool,
+    /// TLS: accept exactly the certificate with this fingerprint (SHA256:..., as the server prints it).
+    #[arg(long, value_name = "SHA256:...", requires = "tls", value_parser = crate::trust::Fingerprint::parse)]
+    pub fingerprint: Option<crate::trust::Fingerprint>,
+    /// TLS: accept a server seen for the first time and remember it (a changed certificate is still
+    /// refused), like ssh's StrictHostKeyChecking=accept-new.
+    #[arg(long, requires = "tls", conflicts_with = "fingerprint")]
+    pub accept_new: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -249,8 +276,23 @@ impl ServerArgs {
             announce: (!self.no_announce)
                 .then(|| AnnounceConfig { name: self.name.clone(), interface: self.interface.clone() }),
             trace: self.common.trace_mode(),
+            greet: !self.no_greeting,
+            tls: self.tls_config()?,
             ..ServerConfig::default()
         })
+    }
+
+    fn tls_config(&self) -> Result<Option<crate::engine::ServerTls>, String> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let dir = match (&self.cert, crate::engine::tls::cert_dir()) {
+            (_, Some(d)) => d,
+            // With --cert/--key nothing is kept, so a missing config directory does not matter.
+            (Some(_), None) => std::path::PathBuf::new(),
+            (None, None) => return Err(crate::engine::tls::NO_CONFIG_DIR.into()),
+        };
+        Ok(Some(crate::engine::ServerTls { cert: self.cert.clone(), key: self.key.clone(), dir }))
     }
 }
 
@@ -262,6 +304,15 @@ impl ClientArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             max_line: self.common.max_line,
             trace: self.common.trace_mode(),
+            tls: self.tls.then(|| crate::engine::ClientTls {
+                // Empty when there is no config directory: the engine then says so if it needs the file.
+                known_servers: crate::engine::tls::known_servers_file().unwrap_or_default(),
+                policy: match (self.fingerprint, self.accept_new) {
+                    (Some(f), _) => crate::trust::TrustPolicy::Pin(f),
+                    (None, true) => crate::trust::TrustPolicy::AcceptNew,
+                    (None, false) => crate::trust::TrustPolicy::RefuseUnknown,
+                },
+            }),
         }
     }
 }

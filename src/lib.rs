@@ -16,3 +16,4 @@ pub mod log;
 pub mod model;
 pub mod protocol;
 pub mod servers;
+pub mod trust;

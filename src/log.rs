@@ -196,6 +196,7 @@ mod tests {
                 addr: format!("127.0.0.1:{port}").parse().unwrap(),
                 addrs: vec![],
                 fds: None,
+                tls: None,
             });
             log.close().unwrap();
         }
@@ -240,6 +241,7 @@ mod tests {
             addr: "127.0.0.1:1".parse().unwrap(),
             addrs: vec![],
             fds: None,
+            tls: None,
         });
         log.close().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -35,11 +35,21 @@ pub struct Peer {
     /// It is the server we are a client of: set only by the client engine for its own connection, never
     /// from anything a peer sends, so a line can be shown as the server's only when it really is.
     pub server: bool,
+    /// The connection's encryption; `None` for plain TCP.
+    pub tls: Option<crate::trust::TlsInfo>,
 }
 
 impl Peer {
     pub fn new(id: PeerId, addr: SocketAddr) -> Self {
-        Peer { id, addr: canonical(addr), host: None, name: None, done_sending: false, server: false }
+        Peer {
+            id,
+            addr: canonical(addr),
+            host: None,
+            name: None,
+            done_sending: false,
+            server: false,
+            tls: None,
+        }
     }
 
     /// Host name when known, otherwise the IP: what a person would call the machine.
@@ -72,6 +82,7 @@ impl Peer {
             "name": self.name,
             "done_sending": self.done_sending,
             "server": self.server,
+            "tls": self.tls.as_ref().map(text::tls_json),
         })
     }
 }
@@ -292,6 +303,8 @@ pub enum Event {
         addrs: Vec<SocketAddr>,
         /// What the open-file limit allows; `None` where it cannot be read.
         fds: Option<FdRoom>,
+        /// Serving TLS: the certificate's fingerprint, for clients to compare. `None`: plain TCP.
+        tls: Option<crate::trust::Fingerprint>,
     },
     /// Server: a client came in. Client: we reached the server.
     Connected {
@@ -314,6 +327,14 @@ pub enum Event {
         time: OffsetDateTime,
         addr: SocketAddr,
         reason: String,
+    },
+    /// Client, TLS: the server's certificate is not vouched for by the system's roots nor known; the
+    /// engine waits for [`crate::engine::Command::Trust`] (only with [`crate::trust::TrustPolicy::Ask`]).
+    TrustAsk {
+        time: OffsetDateTime,
+        /// `host:port` as the person typed it: the key the known-servers file uses.
+        server: String,
+        fingerprint: crate::trust::Fingerprint,
     },
     /// Something went wrong. `fatal` means the engine has given up (bind or connect failed).
     Error {
@@ -342,6 +363,7 @@ impl Event {
             | Event::Connected { time, .. }
             | Event::Disconnected { time, .. }
             | Event::Refused { time, .. }
+            | Event::TrustAsk { time, .. }
             | Event::Error { time, .. }
             | Event::Call { time, .. }
             | Event::Tcp { time, .. } => *time,
@@ -358,6 +380,7 @@ impl Event {
             Event::Message(_) => "message",
             Event::Disconnected { .. } => "disconnected",
             Event::Refused { .. } => "refused",
+            Event::TrustAsk { .. } => "trust",
             Event::Error { .. } => "error",
             Event::Call { .. } => "call",
             Event::Tcp { .. } => "tcp",
@@ -601,13 +624,19 @@ mod tests {
         assert_eq!(v["text"], "hi \"q\"");
         assert_eq!(v["dir"], "in");
         let one = "[::1]:9".parse().unwrap();
-        let l = to_json(&Event::Listening { time: now(), addr: one, addrs: vec![one], fds: None });
+        let l = to_json(&Event::Listening { time: now(), addr: one, addrs: vec![one], fds: None, tls: None });
         assert_eq!(l["event"], "listening");
         assert_eq!(l["addr"], "[::1]:9");
         assert_eq!(l["addrs"], json!(["[::1]:9"]));
         assert!(l["fds"].is_null());
         let fds = Some(FdRoom { limit: 20_000, raised_from: Some(64), clients: 6_661 });
-        let ev = Event::Listening { time: now(), addr: "0.0.0.0:7".parse().unwrap(), addrs: vec![], fds };
+        let ev = Event::Listening {
+            time: now(),
+            addr: "0.0.0.0:7".parse().unwrap(),
+            addrs: vec![],
+            fds,
+            tls: None,
+        };
         let l = to_json(&ev);
         assert_eq!(l["fds"], json!({ "limit": 20_000, "raised_from": 64, "clients": 6_661 }));
         assert_eq!(
@@ -620,7 +649,7 @@ mod tests {
     fn a_wildcard_listener_says_where_clients_connect() {
         let addrs = vec!["192.168.1.20:7878".parse().unwrap(), "[2001:db8::20]:7878".parse().unwrap()];
         let fds = Some(FdRoom { limit: 1024, raised_from: None, clients: 330 });
-        let ev = Event::Listening { time: now(), addr: "[::]:7878".parse().unwrap(), addrs, fds };
+        let ev = Event::Listening { time: now(), addr: "[::]:7878".parse().unwrap(), addrs, fds, tls: None };
         assert_eq!(
             describe(&ev, NONE),
             "* listening on [::]:7878, clients connect to 192.168.1.20:7878 or [2001:db8::20]:7878 \
@@ -633,6 +662,7 @@ mod tests {
             addr: "[::]:7878".parse().unwrap(),
             addrs: addrs[..1].into(),
             fds: None,
+            tls: None,
         };
         assert_eq!(describe(&one, NONE), "* listening on [::]:7878, clients connect to 192.168.1.20:7878");
     }
@@ -662,7 +692,7 @@ mod tests {
     fn transcript_keeps_order_and_skips_peer_updates() {
         let mut t = Transcript::new();
         let addr = "0.0.0.0:1".parse().unwrap();
-        assert!(t.push(Event::Listening { time: now(), addr, addrs: vec![], fds: None }));
+        assert!(t.push(Event::Listening { time: now(), addr, addrs: vec![], fds: None, tls: None }));
         assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));

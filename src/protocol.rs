@@ -23,6 +23,23 @@ pub const MAX_NAME: usize = 32;
 /// a connection closed for no reason.
 pub const STOPPING_NOTICE: &str = "sockchat: the server is stopping";
 
+/// How every greeting begins: a sockchat client sends its `/name` only after a line that starts so, since
+/// a plain server (`server.c`) would show the `/name` line as a message.
+pub const GREETING_PREFIX: &str = "sockchat: hello";
+
+/// The line a duplex or room server sends each client first: it tells a sockchat client that names are
+/// understood, and a person on `nc` what this is and how to be named. A one-way server sends none (see
+/// PROTOCOL.md): its clients need not read, and a client that closes with unread bytes resets the
+/// connection, which throws away what it had not yet sent.
+pub fn greeting(mode: &str) -> String {
+    format!("{GREETING_PREFIX}, this is a sockchat {mode} server; /name NAME sets your name")
+}
+
+/// Whether a line from the server is its greeting.
+pub fn is_greeting(line: &str) -> bool {
+    line.starts_with(GREETING_PREFIX)
+}
+
 /// Longest host name a relay label carries, in bytes: the most a DNS name can be (RFC 1035).
 pub const MAX_HOST: usize = 253;
 

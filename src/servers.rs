@@ -86,6 +86,7 @@ mod tests {
             mode: Some(Mode::Room),
             clients: Some(3),
             version: "0.1.0".into(),
+            tls: false,
         };
         assert_eq!(text(&s), "Room  lab.local  192.168.1.20:7878  room  3 connected");
         let j = json(&s);

@@ -145,6 +145,7 @@ fn json_server_reports_messages_with_peer_and_sends_stdin_lines() {
     assert!(v["time"].as_str().is_some_and(|t| t.len() >= 20), "{v}");
     assert!(v["peer"].get("host").is_some() && v["peer"].get("name").is_some());
     p.type_line("reply from the server");
+    assert!(sockchat::protocol::is_greeting(&c.line()));
     assert_eq!(c.line(), "reply from the server");
     p.interrupt();
     let (code, err) = p.finish();
@@ -209,7 +210,8 @@ fn client_process_sends_name_and_lines_and_ends_when_input_ends() {
     let mut srv = Raw::from_stream(s);
     let v = p.event("connected");
     assert_eq!(v["peer"]["addr"], addr.to_string());
-    assert_eq!(srv.line(), "/name kim");
+    srv.send(format!("{}\n", sockchat::protocol::greeting("duplex")).as_bytes());
+    assert_eq!(srv.line(), "/name kim", "the name answers the greeting");
     p.type_line("typed line");
     assert_eq!(srv.line(), "typed line");
     let v = p.event("message");
@@ -355,7 +357,7 @@ fn classic_c_client_talks_to_a_duplex_server() {
     let mut p = Proc::spawn(&["server", "127.0.0.1:0", "--mode", "duplex", "--headless", "--json"]);
     let addr = listening(&p);
     let mut c = Command::new(client)
-        .args(["127.0.0.1", &addr.port().to_string()])
+        .args(["127.0.0.1", &addr.port().to_string(), "2"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -369,7 +371,9 @@ fn classic_c_client_talks_to_a_duplex_server() {
     p.type_line("reply to C");
     let out = c.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "got: reply to C\n");
+    // The greeting comes first: a classic client that reads one line per line it sends sees it first.
+    let hello = sockchat::protocol::greeting("duplex");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("got: {hello}\ngot: reply to C\n"));
     // Its EOF could be a half-close (it might still listen), so the server keeps it until its next line,
     // which the closed socket answers with a reset.
     p.type_line("anyone there?");
@@ -392,10 +396,12 @@ fn sockchat_client_talks_to_a_classic_forking_c_server() {
     let me = p.event("connected");
     assert_eq!(me["peer"]["addr"], format!("127.0.0.1:{port}"));
     p.type_line("hi, C server");
-    let got: Vec<String> = lines.by_ref().take(2).map(|l| l.unwrap()).collect();
-    // The C server names the sender with getnameinfo: host, then our port; our name line is plain text to it.
-    assert!(got[0].ends_with(": /name rustacean"), "{got:?}");
-    assert!(got[1].ends_with(": hi, C server"), "{got:?}");
+    let got = lines.next().expect("C server output").unwrap();
+    // The C server names the sender with getnameinfo: host, then our port. It does not greet, so it is
+    // not sent the `/name` line it would show as a message; the user is told.
+    assert!(got.ends_with(": hi, C server"), "{got}");
+    let told = p.event("error");
+    assert!(told["text"].as_str().unwrap_or("").contains("your name was not sent"), "{told}");
     drop(p.stdin.take());
     assert_eq!(p.finish().0, 0);
     let _ = srv.kill();
@@ -473,6 +479,7 @@ fn the_terminal_server_defaults_to_duplex_like_the_window() {
     let mut c = Raw::connect(listening(&p));
     p.event("connected");
     p.type_line("the server answers");
+    assert!(sockchat::protocol::is_greeting(&c.line()));
     assert_eq!(c.line(), "the server answers", "without --mode the server can answer");
     p.interrupt();
     assert_eq!(p.finish().0, 0);

@@ -100,7 +100,13 @@ fn sending_to_nobody_is_an_error_not_a_lost_message() {
 
 #[test]
 fn room_relays_with_original_sender_to_sockchat_and_plain_clients() {
-    let (server, addr) = server(Mode::Room);
+    // Greeting, as the command line and the window do: ann sends her name only when greeted.
+    let (server, addr) = server_with(ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        mode: Mode::Room,
+        greet: true,
+        ..Default::default()
+    });
     let ann = Engine::client(
         ClientConfig { addr: addr.to_string(), name: Some("ann".into()), ..ClientConfig::default() },
         None,
@@ -109,6 +115,7 @@ fn room_relays_with_original_sender_to_sockchat_and_plain_clients() {
     wait_for(ann.events(), |e| matches!(e, Event::Connected { .. }));
     wait_for(bob.events(), |e| matches!(e, Event::Connected { .. }));
     let mut plain = Raw::connect(addr);
+    assert!(sockchat::protocol::is_greeting(&plain.line()), "a plain client reads the greeting first");
     // Three connects, and ann's name announcement, before anyone talks.
     let (mut connects, mut named) = (0, false);
     wait_for(server.events(), |e| {
@@ -394,6 +401,8 @@ fn client_talks_to_a_plain_server_and_sees_it_go() {
     let ev = wait_for(client.events(), |e| matches!(e, Event::Connected { .. }));
     let Event::Connected { peer, .. } = ev else { unreachable!() };
     assert_eq!(peer.host.as_deref(), Some("localhost"), "the name the user typed");
+    // It greets as a sockchat server does, so the name (cleaned) is sent.
+    srv.send(format!("{}\n", sockchat::protocol::greeting("duplex")).as_bytes());
     assert_eq!(srv.line(), "/name bob_smith");
     client.send(Command::Send { to: Target::All, text: "hi\nthere".into() });
     assert_eq!(srv.line(), "hi there", "a line end inside a message cannot split it");

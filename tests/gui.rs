@@ -107,6 +107,7 @@ fn server_shows_a_raw_clients_message_with_host_and_port_and_answers_it() {
     h.key_press(egui::Key::Enter);
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert!(sockchat::protocol::is_greeting(&read_line_within(&mut r)), "the window's server greets");
     assert_eq!(read_line_within(&mut r).trim_end(), "welcome, zed");
     wait_for(&mut h, "our own line", |h| has_text(h, "you (server) -> everyone: welcome, zed"));
 
@@ -126,7 +127,9 @@ fn client_sends_typed_text_on_enter_and_keeps_focus() {
     let (conn_tx, conn_rx) = mpsc::channel::<TcpStream>();
     std::thread::spawn(move || {
         for conn in listener.incoming().take(2) {
-            let Ok(conn) = conn else { return };
+            let Ok(mut conn) = conn else { return };
+            // It greets as a sockchat server does, so the window sends the name.
+            let _ = writeln!(conn, "{}", sockchat::protocol::greeting("duplex"));
             let _ = conn_tx.send(conn.try_clone().unwrap());
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -575,6 +578,7 @@ fn emoji_in_lines_names_the_list_and_the_send_box_are_drawn_with_glyphs() {
     h.key_press(egui::Key::Enter);
     h.run_steps(2);
     let mut r = BufReader::new(peer.try_clone().unwrap());
+    assert!(sockchat::protocol::is_greeting(&read_line_within(&mut r)));
     assert_eq!(read_line_within(&mut r).trim_end(), "thanks 🙏");
     wait_for(&mut h, "our emoji line", |h| has_text(h, "you (server) -> everyone: thanks 🙏"));
     for family in [egui::FontFamily::Monospace, egui::FontFamily::Proportional] {
@@ -595,6 +599,7 @@ fn found_server(name: &str, ip: &str, port: u16, clients: u32) -> FoundServer {
         mode: Some(sockchat::engine::Mode::Room),
         clients: Some(clients),
         version: "0.1.0".into(),
+        tls: false,
     }
 }
 
@@ -681,7 +686,13 @@ fn a_running_server_shows_where_to_connect_with_a_copy_button() {
     let others: Vec<SocketAddr> =
         vec!["192.0.2.1:7878".parse().unwrap(), "[2001:db8::1]:7878".parse().unwrap()];
     let wildcard = "[::]:7878".parse().unwrap();
-    let ev = Event::Listening { time: sockchat::model::now(), addr: wildcard, addrs: others, fds: None };
+    let ev = Event::Listening {
+        time: sockchat::model::now(),
+        addr: wildcard,
+        addrs: others,
+        fds: None,
+        tls: None,
+    };
     h.state_mut().session.as_mut().unwrap().apply(ev);
     h.run_steps(2);
     assert!(h.query_by_label("192.0.2.1:7878").is_some() && h.query_by_label("[2001:db8::1]:7878").is_some());
@@ -976,4 +987,144 @@ fn ctrl_f_finds_in_history_steps_through_matches_and_escape_gives_the_keyboard_b
     assert!(h.state().session.as_ref().unwrap().chat.found.is_empty(), "and clears the marks");
     assert!(!fills(&h).contains(&current), "no line is marked any more");
     assert!(h.get_by_label("Message").is_focused(), "the send box has the keyboard back");
+}
+
+#[test]
+fn choosing_light_makes_the_window_light_and_the_next_window_starts_light() {
+    let mut h = app();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.theme, egui::ThemePreference::System, "following the system at first");
+    h.get_by_label("Theme: follow the system").click();
+    h.run_steps(2);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    assert!(!h.ctx.global_style().visuals.dark_mode, "the window is light");
+    assert!(h.query_by_label("Theme: light").is_some(), "the button says what is chosen");
+    start_server(&mut h, "duplex");
+    assert!(!h.ctx.global_style().visuals.dark_mode, "the chat view too");
+    let mut disk = Memory::default();
+    eframe::App::save(h.state_mut(), &mut disk);
+    let stored: sockchat::gui::Settings =
+        eframe::get_value(&disk, sockchat::gui::settings::STORAGE_KEY).expect("settings saved");
+    assert_eq!(stored.theme, egui::ThemePreference::Light);
+
+    let disk: &'static Memory = Box::leak(Box::new(disk));
+    let mut next = Harness::builder().with_size([1000.0, 700.0]).build_eframe(move |cc| {
+        cc.storage = Some(disk);
+        SockchatApp::new(Some(cc), None)
+    });
+    next.run_steps(2);
+    assert_eq!(next.ctx.theme(), egui::Theme::Light, "the next window starts light");
+    assert!(next.query_by_label("Theme: light").is_some());
+    next.get_by_label("Theme: light").click();
+    next.run_steps(2);
+    next.get_by_label("Dark").click();
+    next.run_steps(2);
+    assert!(next.ctx.global_style().visuals.dark_mode);
+}
+
+// ---- Encryption on the start screen (issue 13) and two windows' settings (issue 12) ----
+
+fn toggled(h: &Harness<'static, SockchatApp>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+}
+
+#[test]
+fn a_found_tls_server_is_marked_and_choosing_it_turns_encrypt_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    h.get_by_label("Client").click();
+    h.run_steps(2);
+    assert!(!toggled(&h, "Encrypt (TLS)"), "plain unless asked");
+
+    let plain = found_server("Plain lab", "192.0.2.8", 7878, 0);
+    browser.send(BrowseEvent::Found(plain.clone())).unwrap();
+    h.run_steps(2);
+    assert!(!has_text(&h, "🔒 TLS"), "a plain server has no lock");
+    h.get_by_label("Use").click();
+    h.run_steps(2);
+    assert!(!toggled(&h, "Encrypt (TLS)"));
+
+    browser.send(BrowseEvent::Lost(plain.id)).unwrap();
+    let secure = FoundServer { tls: true, ..found_server("Secure lab", "127.0.0.1", port, 1) };
+    browser.send(BrowseEvent::Found(secure)).unwrap();
+    h.run_steps(2);
+    assert!(has_text(&h, "🔒 TLS"), "the list marks a TLS server");
+    h.get_by_label("Use").click();
+    h.run_steps(2);
+    assert!(toggled(&h, "Encrypt (TLS)") && h.state().settings.client_tls);
+
+    // Join connects with TLS, asking the person about a server it does not know.
+    h.get_by_label("Join").click();
+    h.run_steps(1);
+    let request = h.state().session.as_ref().map(|s| s.request.clone());
+    let Some(StartRequest::Client(cfg)) = request else { panic!("Join did not connect: {request:?}") };
+    let tls = cfg.tls.expect("TLS on");
+    assert_eq!(tls.policy, sockchat::trust::TrustPolicy::Ask);
+    assert!(tls.known_servers.ends_with("sockchat/known_servers"), "{:?}", tls.known_servers);
+    drop(listener);
+}
+
+#[test]
+fn the_server_forms_own_certificate_needs_its_key() {
+    let mut h = app();
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Certificate").is_none(), "no file fields while TLS is off");
+    h.get_by_label("Encrypt (TLS)").click();
+    h.run_steps(2);
+    assert!(has_text(&h, "a certificate made for this machine, kept in"));
+    set_field(&mut h, "Certificate", "/srv/lab/cert.pem");
+    assert!(has_text(&h, "give both the certificate and its key"));
+    assert!(h.get_by_label("Start server").accesskit_node().is_disabled());
+    set_field(&mut h, "Key", "/srv/lab/key.pem");
+    assert!(!h.get_by_label("Start server").accesskit_node().is_disabled());
+    assert!(h.query_by_label("Browse for the key file").is_some(), "each Browse button is named");
+    let s = &h.state().settings;
+    assert!(s.server_tls && s.tls_key == "/srv/lab/key.pem");
+}
+
+#[test]
+fn a_server_window_and_a_client_window_keep_their_own_settings() {
+    let dir = std::env::temp_dir().join(format!("sockchat-forms-{}", std::process::id()));
+    let file = dir.join("forms.json");
+    let _ = std::fs::remove_file(&file);
+    let window = |file: std::path::PathBuf| {
+        Harness::builder().with_size([1000.0, 700.0]).build_eframe(move |cc| {
+            SockchatApp::new(Some(cc), None).with_native_dialogs(false).with_forms_file(Some(file.clone()))
+        })
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Both open at once, on the same settings.
+    let mut server = window(file.clone());
+    let mut client = window(file.clone());
+
+    start_server(&mut server, "room");
+    // Written before the client's Connect (two windows pressing at the same millisecond could still race).
+    server.state_mut().flush_forms();
+    client.get_by_label("Client").click();
+    client.run_steps(2);
+    set_field(&mut client, "Server host", "127.0.0.1");
+    set_field(&mut client, "Server port", &port.to_string());
+    set_field(&mut client, "Your name", "bea");
+    client.get_by_label("Connect").click();
+    wait_for(&mut client, "the connection", |h| h.state().in_chat());
+    let _conn = listener.accept().unwrap();
+
+    // The client window closes first, then the server window, which knew nothing of the client's form.
+    for h in [&mut client, &mut server] {
+        eframe::App::save(h.state_mut(), &mut Memory::default());
+        h.state_mut().flush_forms();
+    }
+    let next = window(file.clone());
+    let s = &next.state().settings;
+    assert_eq!((s.server_host.as_str(), s.server_port.as_str()), ("127.0.0.1", "0"), "the server's form");
+    assert_eq!(s.mode, sockchat::engine::Mode::Room);
+    assert_eq!((s.client_port.as_str(), s.name.as_str()), (port.to_string().as_str(), "bea"), "the client's");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use sockchat::engine::{ClientConfig, Command, Engine, Mode};
+use sockchat::engine::{ClientConfig, Command, Engine, Mode, ServerConfig};
 use sockchat::model::{Event, Message, Origin, Target, to_json};
 
 fn named(server: &Engine, name: &str) -> (u64, SocketAddr) {
@@ -35,12 +35,19 @@ fn next(engine: &Engine) -> Message {
 
 #[test]
 fn the_servers_lines_and_private_lines_are_labelled_and_cannot_be_faked_in_a_room() {
-    let (server, addr) = server(Mode::Room);
+    // Greeting, as the command line and the window do: named clients send their names only when greeted.
+    let (server, addr) = server_with(ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        mode: Mode::Room,
+        greet: true,
+        ..Default::default()
+    });
     let ann = client(addr, "ann");
     let (ann_id, _) = named(&server, "ann");
     let mallory = client(addr, "mallory");
     named(&server, "mallory");
     let mut plain = Raw::connect(addr);
+    assert!(sockchat::protocol::is_greeting(&plain.line()), "a plain client reads the greeting first");
     let plain_id = match wait_for(server.events(), |e| matches!(e, Event::Connected { .. })) {
         Event::Connected { peer, .. } => peer.id,
         _ => unreachable!(),

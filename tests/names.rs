@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use common::*;
-use sockchat::engine::{ClientConfig, Engine, Mode};
+use sockchat::engine::{ClientConfig, Engine, Mode, ServerConfig};
 use sockchat::model::{Event, Origin, Peer};
 
 /// Sends `/name WANTED` and returns what the server made of it: `Ok(peer)` when renamed, `Err(text)` when
@@ -129,4 +129,102 @@ fn relayed_senders_get_distinct_stable_ids_on_a_client() {
     }
     client.stop();
     server.stop();
+}
+
+/// A plain server, as `server.c` is: it says nothing first. `greet` makes it say a sockchat greeting.
+fn plain_server(greet: Option<&str>) -> (std::net::TcpListener, SocketAddr, Option<String>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    (l, addr, greet.map(str::to_string))
+}
+
+fn named_client(addr: SocketAddr) -> Engine {
+    let cfg = ClientConfig { addr: addr.to_string(), name: Some("ann".into()), ..ClientConfig::default() };
+    let engine = Engine::client(cfg, None);
+    wait_for(engine.events(), |e| matches!(e, Event::Connected { .. }));
+    engine
+}
+
+#[test]
+fn a_named_client_says_its_name_only_to_a_server_that_greets() {
+    use sockchat::engine::Command;
+    use sockchat::model::Target;
+    // server.c: no greeting, so the first line it gets is the user's, and the user is told why.
+    let (l, addr, _) = plain_server(None);
+    let client = named_client(addr);
+    let mut srv = Raw::from_stream(l.accept().expect("accept").0);
+    client.send(Command::Send { to: Target::All, text: "hello".into() });
+    assert_eq!(srv.line(), "hello", "a plain server never sees /name");
+    let told = wait_for(client.events(), |e| matches!(e, Event::Error { .. }));
+    let Event::Error { text, fatal, .. } = told else { unreachable!() };
+    assert!(!fatal && text.contains("your name was not sent"), "{text}");
+    client.stop();
+
+    // A server that greets gets the name first, and the greeting is not shown as a message.
+    let (l, addr, hello) = plain_server(Some(&sockchat::protocol::greeting("duplex")));
+    let client = named_client(addr);
+    let mut srv = Raw::from_stream(l.accept().expect("accept").0);
+    srv.send(format!("{}\nfirst words\n", hello.unwrap_or_default()).as_bytes());
+    assert_eq!(srv.line(), "/name ann");
+    let m = messages(client.events(), 1);
+    assert_eq!(m[0].text, "first words", "the greeting is the protocol's, not a message");
+    client.stop();
+}
+
+#[test]
+fn duplex_and_room_servers_greet_and_a_one_way_server_sends_nothing() {
+    let greeting =
+        |mode| ServerConfig { addr: "127.0.0.1:0".into(), mode, greet: true, ..ServerConfig::default() };
+    for mode in [Mode::Duplex, Mode::Room] {
+        let (engine, addr) = server_with(greeting(mode));
+        let mut c = connect(&engine, addr);
+        let hello = c.line();
+        assert!(sockchat::protocol::is_greeting(&hello), "{mode:?}: {hello}");
+        assert!(hello.contains(mode.label()) && hello.contains("/name"), "{hello}");
+        engine.stop();
+    }
+    // One-way: its clients need not read, and unread bytes would make their close a reset.
+    let (engine, addr) = server_with(greeting(Mode::OneWay));
+    let mut c = connect(&engine, addr);
+    c.send(b"x\n");
+    c.stream.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut rest = String::new();
+    assert!(!c.try_line(&mut rest).expect("read"), "a one-way server sent {rest:?}");
+    engine.stop();
+}
+
+#[test]
+fn a_sockchat_client_is_named_by_a_sockchat_server() {
+    let cfg = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        mode: Mode::Duplex,
+        greet: true,
+        ..ServerConfig::default()
+    };
+    let (engine, addr) = server_with(cfg);
+    let client = named_client(addr);
+    let ev =
+        wait_for(engine.events(), |e| matches!(e, Event::PeerUpdated { peer, .. } if peer.name.is_some()));
+    let Event::PeerUpdated { peer, .. } = ev else { unreachable!() };
+    assert_eq!(peer.name.as_deref(), Some("ann"));
+    client.stop();
+    engine.stop();
+}
+
+#[test]
+fn lines_typed_before_the_greeting_wait_for_the_name_and_the_end_waits_for_them() {
+    use sockchat::engine::Command;
+    use sockchat::model::Target;
+    let (l, addr, hello) = plain_server(Some(&sockchat::protocol::greeting("room")));
+    let client = named_client(addr);
+    let mut srv = Raw::from_stream(l.accept().expect("accept").0);
+    // Typed and ended before the server has greeted (as `echo hi | sockchat client --name ann` can).
+    client.send(Command::Send { to: Target::All, text: "early".into() });
+    client.send(Command::Finish);
+    srv.send(format!("{}\n", hello.unwrap_or_default()).as_bytes());
+    assert_eq!(srv.line(), "/name ann", "the name goes first");
+    assert_eq!(srv.line(), "early", "then what was typed meanwhile");
+    let mut rest = String::new();
+    assert!(!srv.try_line(&mut rest).expect("read"), "then the end of sending, nothing lost: {rest:?}");
+    client.stop();
 }

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, select};
 
 use super::server::describe_io;
 use super::setup::{self, SetupError};
+use super::tls::{self, Session, client::NotConnected};
 use super::trace::{self, Flow, Sock};
 use super::{ClientConfig, Command, EventSink, PeerSlot, Resolver, snapshot};
 use crate::addr;
@@ -19,7 +20,7 @@ use crate::protocol;
 
 type ReasonSlot = Arc<Mutex<Option<DisconnectReason>>>;
 
-fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), SetupError> {
+fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, addr::HostPort), SetupError> {
     let hp =
         addr::parse_host_port(&cfg.addr).map_err(|e| format!("bad server address '{}': {e}", cfg.addr))?;
     if hp.host.is_empty() {
@@ -29,11 +30,14 @@ fn connect(cfg: &ClientConfig, sink: &EventSink) -> Result<(TcpStream, String), 
         return Err(String::from("port 0 is not a server's port: use 1 to 65535").into());
     }
     let s = setup::connect(&hp, cfg.connect_timeout, sink)?;
-    Ok((s, hp.host))
+    Ok((s, hp))
 }
 
+/// How long a named client waits for the server's greeting before it stops holding the user's lines.
+const GREETING_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
-    let (stream, host) = match connect(&cfg, &sink) {
+    let (stream, hp) = match connect(&cfg, &sink) {
         Ok(s) => s,
         Err(SetupError::Failed(e)) => return sink.error(None, e, true),
         Err(SetupError::Stopped) => return,
@@ -44,13 +48,30 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         Ok(a) => a,
         Err(e) => return sink.error(None, format!("connection lost at once: {}", describe_io(&e)), true),
     };
+    let stream = Sock::new(stream, Lane::Conn(0), &sink);
     let mut peer = Peer::new(0, canonical(peer_addr));
     peer.server = true;
-    if host.parse::<IpAddr>().is_err() {
-        peer.host = Some(host);
+    // TLS: the handshake and the trust decision come before `Connected` and before any line is sent.
+    let session = match &cfg.tls {
+        None => None,
+        Some(t) => match tls::client::start(t, &hp.host, hp.port, &stream, &sink, &cmds) {
+            Ok((session, info)) => {
+                peer.tls = Some(info);
+                Some(session)
+            }
+            Err(why) => {
+                let _ = stream.shutdown(Shutdown::Both, &sink);
+                return match why {
+                    NotConnected::Stopped => {}
+                    NotConnected::Because(why) => sink.error(None, why, true),
+                };
+            }
+        },
+    };
+    if hp.host.parse::<IpAddr>().is_err() {
+        peer.host = Some(hp.host);
     }
     let slot: PeerSlot = Arc::new(Mutex::new(Arc::new(peer)));
-    let stream = Sock::new(stream, Lane::Conn(0), &sink);
     sink.emit(Event::Connected { time: model::now(), peer: snapshot(&slot) });
     let mut resolver = Resolver::new(sink.clone());
     if snapshot(&slot).host.is_none() {
@@ -64,20 +85,57 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
         }
     };
     let mut flow = Flow::default();
-    let send = |bytes: &[u8], flow: &mut Flow| send_traced(&sink, &stream, bytes, flow);
-    if let Some(line) = cfg.name.as_deref().and_then(protocol::name_line)
-        && let Err(e) = send(&encode_line(&line), &mut flow)
-    {
-        set_reason(DisconnectReason::Error(describe_io(&e)));
-        let _ = stream.shutdown(Shutdown::Both, &sink);
-    }
+    // Over TLS this thread is the connection's only writer (see `engine::tls`): it encrypts under the
+    // session's lock, then sends, so records keep rustls's order. An empty `bytes` sends only what rustls
+    // has waiting (the reader's nudge).
+    let send = |bytes: &[u8], flow: &mut Flow| match &session {
+        None => send_traced(&sink, &stream, bytes, flow),
+        Some(s) => {
+            let mut cipher = Vec::new();
+            s.encrypt(&[bytes], &mut cipher)?;
+            if cipher.is_empty() { Ok(()) } else { send_traced(&sink, &stream, &cipher, flow) }
+        }
+    };
+    // The name waits for the server's greeting: a server that sends none (`server.c`, a one-way
+    // sockchat server) would show the `/name` line as a message.
+    let mut name_line = cfg.name.as_deref().and_then(protocol::name_line);
+    let (hello_tx, mut hello_rx) = crossbeam_channel::bounded::<()>(1);
+    // A server that greets does so as it accepts: what the user types meanwhile waits for the name to go
+    // first, at most this long (a server that never greets delays those lines by as much, once).
+    let mut greet_wait = match name_line {
+        Some(_) => crossbeam_channel::at(std::time::Instant::now() + GREETING_WAIT),
+        None => crossbeam_channel::never(),
+    };
+    let mut waited = name_line.is_none();
+    let mut held: Vec<String> = Vec::new();
+    let mut finish_held = false;
+    // The end of our sending: TLS says it itself (`close_notify`) before TCP does.
+    let finish = |flow: &mut Flow| {
+        if let Some(s) = &session {
+            let mut bye = Vec::new();
+            if s.close_notify(&mut bye).is_ok() {
+                let _ = send_traced(&sink, &stream, &bye, flow);
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Write, &sink);
+    };
+    let send_line = |text: String, flow: &mut Flow| match send(&encode_line(&text), flow) {
+        Ok(()) => sink.message(Origin::Local { to: None }, text, false),
+        Err(e) => {
+            sink.error(None, format!("not sent: {}", describe_io(&e)), false);
+            set_reason(DisconnectReason::Error(describe_io(&e)));
+            let _ = stream.shutdown(Shutdown::Both, &sink);
+        }
+    };
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let (nudge_tx, nudge_rx) = crossbeam_channel::bounded::<()>(1);
     let reader = {
         let (sink, slot, reason, max, rs) =
             (sink.clone(), slot.clone(), reason.clone(), cfg.max_line, stream.clone());
+        let tls = session.clone().map(|s| (s, nudge_tx));
         std::thread::Builder::new().name("sockchat-client-r".into()).spawn(move || {
-            read_loop(&rs, &sink, &slot, &reason, max);
+            read_loop(&rs, &sink, &slot, &reason, max, tls, &hello_tx);
             drop(done_tx);
         })
     };
@@ -98,19 +156,17 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
             recv(cmds) -> c => match c {
                 Ok(Command::Send { text, .. }) => {
                     let text = one_line(&text).into_owned();
-                    match send(&encode_line(&text), &mut flow) {
-                        Ok(()) => sink.message(Origin::Local { to: None }, text, false),
-                        Err(e) => {
-                            sink.error(None, format!("not sent: {}", describe_io(&e)), false);
-                            set_reason(DisconnectReason::Error(describe_io(&e)));
-                            let _ = stream.shutdown(Shutdown::Both, &sink);
-                        }
+                    if name_line.is_some() && !waited {
+                        // The name must go first: hold the line until the greeting or the wait ends.
+                        held.push(text);
+                    } else {
+                        send_line(text, &mut flow);
                     }
                 }
-                Ok(Command::Finish) => {
-                    let _ = stream.shutdown(Shutdown::Write, &sink);
-                }
-                Ok(Command::Disconnect(_)) => {}
+                // Lines held for the greeting go before the end of our sending.
+                Ok(Command::Finish) if !waited => finish_held = true,
+                Ok(Command::Finish) => finish(&mut flow),
+                Ok(Command::Disconnect(_) | Command::Trust(_)) => {}
                 Ok(Command::ProbeTcp) => {
                     let conns = vec![super::tcpinfo::probe(&stream, crate::calls::Lane::Conn(0))];
                     sink.emit(Event::Tcp { time: model::now(), conns });
@@ -123,6 +179,43 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
                     break;
                 }
             },
+            recv(hello_rx) -> h => {
+                hello_rx = crossbeam_channel::never();
+                if let (Ok(()), Some(line)) = (h, name_line.take())
+                    && let Err(e) = send(&encode_line(&line), &mut flow)
+                {
+                    set_reason(DisconnectReason::Error(describe_io(&e)));
+                    let _ = stream.shutdown(Shutdown::Both, &sink);
+                }
+                waited = true;
+                greet_wait = crossbeam_channel::never();
+                for text in std::mem::take(&mut held) {
+                    send_line(text, &mut flow);
+                }
+                if finish_held {
+                    finish(&mut flow);
+                }
+            }
+            recv(greet_wait) -> _ => {
+                greet_wait = crossbeam_channel::never();
+                waited = true;
+                if let Some(line) = &name_line {
+                    sink.error(None, format!(
+                        "your name was not sent: this server has not said it understands names (a one-way \
+                         sockchat server or a plain one such as server.c would show `{line}` as a message); \
+                         it shows you by host and port"
+                    ), false);
+                }
+                for text in std::mem::take(&mut held) {
+                    send_line(text, &mut flow);
+                }
+                if finish_held {
+                    finish(&mut flow);
+                }
+            }
+            recv(nudge_rx) -> _ => {
+                let _ = send(&[], &mut flow);
+            }
             recv(done_rx) -> _ => break,
         }
     }
@@ -132,7 +225,12 @@ pub(super) fn run(cfg: ClientConfig, sink: EventSink, cmds: Receiver<Command>) {
 }
 
 /// `write_all` of one line, each `send` it takes recorded (a long line can take several).
-fn send_traced(sink: &EventSink, stream: &Sock, mut bytes: &[u8], flow: &mut Flow) -> std::io::Result<()> {
+pub(super) fn send_traced(
+    sink: &EventSink,
+    stream: &Sock,
+    mut bytes: &[u8],
+    flow: &mut Flow,
+) -> std::io::Result<()> {
     let mut out: &TcpStream = stream;
     while !bytes.is_empty() {
         let rec = if flow.admit(sink) {
@@ -197,7 +295,17 @@ impl RelayIds {
     }
 }
 
-fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSlot, max: usize) {
+fn read_loop(
+    stream: &Sock,
+    sink: &EventSink,
+    slot: &PeerSlot,
+    reason: &ReasonSlot,
+    max: usize,
+    tls: Option<(Arc<Session>, crossbeam_channel::Sender<()>)>,
+    hello: &crossbeam_channel::Sender<()>,
+) {
+    // TLS: the plaintext of one read (`buf` holds its ciphertext).
+    let mut plain = Vec::new();
     // Relayed lines carry the room's label too, and text the server escaped: a line it accepted whole must
     // not be cut here.
     let mut dec = LineDecoder::new(protocol::relayed_line_limit(max));
@@ -206,20 +314,51 @@ fn read_loop(stream: &Sock, sink: &EventSink, slot: &PeerSlot, reason: &ReasonSl
     let mut ids = RelayIds::default();
     let mut flow = Flow::default();
     let mut stopped = false;
+    // Only the first line can be the server's greeting; a later line that looks like one is chat.
+    let mut first = true;
     let mut input: &TcpStream = stream;
+    // TLS: what came with the end of the handshake is already decrypted inside rustls (the peer's first
+    // records can share a segment with its Finished); it is taken before the first `recv` waits.
+    let mut handshake_rest = tls.is_some();
     let end = loop {
-        match trace::recv(sink, stream, &mut input, &mut buf, &mut flow) {
-            Ok(0) => break DisconnectReason::Closed,
+        let read = if std::mem::take(&mut handshake_rest) {
+            Ok(None)
+        } else {
+            trace::recv(sink, stream, &mut input, &mut buf, &mut flow).map(Some)
+        };
+        match read {
+            Ok(Some(0)) => break DisconnectReason::Closed,
             Ok(n) => {
+                let n = n.unwrap_or(0);
+                let (data, tls_closed) = match &tls {
+                    None => (&buf[..n], false),
+                    Some((session, nudge)) => {
+                        plain.clear();
+                        match session.decrypt(&buf[..n], &mut plain) {
+                            Ok(d) => {
+                                if d.wants_write {
+                                    let _ = nudge.try_send(());
+                                }
+                                (&plain[..], d.closed)
+                            }
+                            Err(e) => break DisconnectReason::Error(e.to_string()),
+                        }
+                    }
+                };
                 let time = model::now();
-                dec.feed(&buf[..n], &mut |l| {
+                dec.feed(data, &mut |l| {
                     if l.text == protocol::STOPPING_NOTICE {
                         stopped = true;
+                    } else if std::mem::take(&mut first) && protocol::is_greeting(&l.text) {
+                        let _ = hello.try_send(());
                     } else {
                         on_line(sink, slot, time, &mut run, &mut ids, l);
                     }
                 });
                 flush(sink, &mut run);
+                if tls_closed {
+                    break DisconnectReason::Closed;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => break DisconnectReason::Error(describe_io(&e)),

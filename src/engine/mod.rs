@@ -21,6 +21,7 @@ mod resolver;
 mod server;
 mod setup;
 mod tcpinfo;
+pub mod tls;
 mod trace;
 
 use std::collections::VecDeque;
@@ -87,6 +88,8 @@ pub enum Command {
     Stop,
     /// Answer with an `Event::Tcp`: each connection's TCP state and round-trip time from the kernel.
     ProbeTcp,
+    /// Client, TLS: the answer to an `Event::TrustAsk`.
+    Trust(crate::trust::TrustAnswer),
 }
 
 /// Whether the engine records its socket calls (see [`crate::calls`]).
@@ -149,6 +152,30 @@ pub struct ServerConfig {
     /// tests and embedders never multicast unless asked).
     pub announce: Option<discovery::AnnounceConfig>,
     pub trace: TraceMode,
+    /// Duplex and room: send each client the greeting first (PROTOCOL.md), which is what tells a sockchat
+    /// client that names are understood. Off by default for embedders and engine tests, whose peers then
+    /// get exactly the lines sent to them; the command line and the window turn it on.
+    pub greet: bool,
+    /// Serve TLS instead of plain TCP; `None`: plain.
+    pub tls: Option<ServerTls>,
+}
+
+/// How a server gets its certificate (see `engine::tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    /// PEM files (`--cert`, `--key`); both `None`: a self-signed certificate made once and kept in `dir`.
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+    /// Where a made certificate is kept, so its fingerprint stays the same across restarts.
+    pub dir: std::path::PathBuf,
+}
+
+/// How a client decides whom to trust (see `engine::tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTls {
+    /// The known-servers file: one `host:port fingerprint` per line, like SSH's `known_hosts`.
+    pub known_servers: std::path::PathBuf,
+    pub policy: crate::trust::TrustPolicy,
 }
 
 /// Defaults documented in README: 64 KiB lines, 256 clients, 16 per address, 16 MiB queued per client,
@@ -169,6 +196,8 @@ impl Default for ServerConfig {
             access: AccessList::default(),
             announce: None,
             trace: TraceMode::Off,
+            greet: false,
+            tls: None,
         }
     }
 }
@@ -181,6 +210,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub max_line: usize,
     pub trace: TraceMode,
+    /// Connect with TLS; `None`: plain TCP.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -191,6 +222,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             max_line: DEFAULT_MAX_LINE,
             trace: TraceMode::Off,
+            tls: None,
         }
     }
 }

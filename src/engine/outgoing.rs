@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::EventSink;
 use super::server::describe_io;
+use super::tls::Session;
 use super::trace::{Flow, Sock};
 use crate::model::DisconnectReason;
 
@@ -42,6 +43,10 @@ pub(super) struct Client {
     pub(super) reason: ReasonSlot,
     /// Canonical, for the count per address.
     pub(super) ip: IpAddr,
+    /// TLS: the connection's rustls state; every line then goes through the writer (see `engine::tls`).
+    pub(super) tls: Option<Arc<Session>>,
+    /// The peer as known now, for reporting its end where no reader does.
+    pub(super) slot: super::PeerSlot,
 }
 
 impl Client {
@@ -57,7 +62,8 @@ impl Client {
     pub(super) fn queue(&self, bytes: &Bytes, cap: usize) -> bool {
         let mut flow = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
         let mut sent = 0;
-        if self.queued.load(Ordering::Acquire) == 0 {
+        // Plain only: over TLS the bytes must be encrypted, in order, by the writer.
+        if self.tls.is_none() && self.queued.load(Ordering::Acquire) == 0 {
             match self.send_now(&mut flow, bytes) {
                 Ok(n) if n == bytes.len() => return true,
                 Ok(n) => sent = n,
@@ -137,6 +143,7 @@ pub(super) fn write_loop(
     reason: &ReasonSlot,
     timeout: Duration,
     sink: &EventSink,
+    tls: Option<&Session>,
 ) {
     let mut flow = Flow::default();
     const BATCH: usize = 64 * 1024;
@@ -156,8 +163,27 @@ pub(super) fn write_loop(
                 Err(_) => break,
             }
         }
-        let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
-        let written = write_traced(stream, &mut slices, &pieces, total, &mut flow, sink);
+        let written = match tls {
+            None => {
+                let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
+                write_traced(stream, &mut slices, &pieces, total, &mut flow, sink)
+            }
+            // Encrypted under the session's lock, written after it is let go: one record stream, in
+            // the order rustls made it (the reader's answers included), written by this thread only.
+            Some(session) => {
+                let mut cipher = Vec::with_capacity(total + total / 16 + 64);
+                let plain: Vec<&[u8]> = pieces.iter().map(|p| &p[..]).collect();
+                session.encrypt(&plain, &mut cipher).and_then(|()| {
+                    if cipher.is_empty() {
+                        return Ok(());
+                    }
+                    let len = cipher.len();
+                    let cipher = [Bytes::from(cipher)];
+                    let mut slices = [IoSlice::new(&cipher[0])];
+                    write_traced(stream, &mut slices, &cipher, len, &mut flow, sink)
+                })
+            }
+        };
         // Only now: until these bytes are in the socket, nobody may send past them (see `Client::queue`).
         queued.fetch_sub(total, Ordering::AcqRel);
         if let Err(e) = written {

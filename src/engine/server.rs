@@ -23,6 +23,7 @@ use super::names::Names;
 use super::outgoing::{Bytes, Client, ReasonSlot, write_loop};
 use super::setup::{self, SetupError};
 use super::tcpinfo;
+use super::tls::{self, Session};
 use super::trace::{self, Flow, Sock, fd_of};
 use super::{Command, EventSink, Mode, PeerSlot, Resolver, ServerConfig, snapshot, update_peer, wake_addr};
 use crate::addr;
@@ -54,6 +55,9 @@ struct State {
     per_addr: HashMap<IpAddr, usize>,
     /// The LAN announcement's client count, when announcing.
     count: Option<ClientCount>,
+    /// TLS: connections still in their handshake. They count towards the server's and their address's
+    /// limits (in `per_addr` too), so a crowd of unfinished handshakes cannot get past them.
+    pending: usize,
 }
 
 impl State {
@@ -71,14 +75,30 @@ impl State {
 
     fn remove(&mut self, id: PeerId) -> Option<Client> {
         let c = self.clients.remove(&id)?;
-        if let Some(n) = self.per_addr.get_mut(&c.ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_addr.remove(&c.ip);
-            }
-        }
+        self.leave(c.ip);
         self.count_changed();
         Some(c)
+    }
+
+    fn leave(&mut self, ip: IpAddr) {
+        if let Some(n) = self.per_addr.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_addr.remove(&ip);
+            }
+        }
+    }
+
+    /// A TLS connection starts its handshake: it holds a place from now on.
+    fn reserve(&mut self, ip: IpAddr) {
+        *self.per_addr.entry(ip).or_default() += 1;
+        self.pending += 1;
+    }
+
+    /// Its handshake is over (done or failed): the place is given back (and taken again by `insert`).
+    fn unreserve(&mut self, ip: IpAddr) {
+        self.pending = self.pending.saturating_sub(1);
+        self.leave(ip);
     }
 }
 
@@ -90,12 +110,19 @@ struct Shared {
     next_id: AtomicU64,
     resolver: Mutex<Resolver>,
     announcer: Mutex<Option<Announcer>>,
+    /// Serving TLS: the rustls config every connection's handshake starts from.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     let hp = match addr::parse_host_port(&cfg.addr) {
         Ok(hp) => hp,
         Err(e) => return sink.error(None, format!("bad listen address '{}': {e}", cfg.addr), true),
+    };
+    // Before listening: a certificate that cannot be read or made is fatal, and says why.
+    let cert = match cfg.tls.as_ref().map(tls::cert::load).transpose() {
+        Ok(c) => c,
+        Err(e) => return sink.error(None, format!("TLS: {e}"), true),
     };
     let listener = match setup::listen(&hp, &sink) {
         Ok(l) => Arc::new(Listener { l, sink: sink.tracing().then(|| sink.clone()) }),
@@ -110,7 +137,8 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
     let fds = fdlimit::raise();
     let addr = canonical(local);
     let addrs = interfaces::addresses_for(addr);
-    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds });
+    let fingerprint = cert.as_ref().map(|c| c.fingerprint);
+    sink.emit(Event::Listening { time: model::now(), addr, addrs, fds, tls: fingerprint });
     if let Some(f) = fds.filter(|f| f.clients < cfg.max_clients as u64) {
         let (max, fit, limit) = (cfg.max_clients, f.clients, f.limit);
         let text = format!(
@@ -123,11 +151,12 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         .announce
         .as_ref()
         .filter(|_| discovery::reachable_from_lan(local))
-        .map(|a| Announcer::start(a, local, cfg.mode, sink.clone()));
+        .map(|a| Announcer::start(a, local, cfg.mode, cert.is_some(), sink.clone()));
     let count = announcer.as_ref().map(Announcer::count);
     let shared = Arc::new(Shared {
         resolver: Mutex::new(Resolver::new(sink.clone())),
         announcer: Mutex::new(announcer),
+        tls: cert.map(|c| c.config),
         cfg,
         sink,
         state: RwLock::new(State { count, ..State::default() }),
@@ -150,7 +179,7 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
             match c {
                 Command::Send { to, text } => shared.send(to, &text),
                 Command::Disconnect(id) => shared.disconnect(id),
-                Command::Finish => {}
+                Command::Finish | Command::Trust(_) => {}
                 Command::ProbeTcp => shared.probe_tcp(),
                 Command::Stop => break,
             }
@@ -175,8 +204,11 @@ impl Shared {
         slot: &PeerSlot,
         reason: &ReasonSlot,
         mut name_wait: Option<Receiver<()>>,
+        tls: Option<(Arc<Session>, crossbeam_channel::Sender<Bytes>)>,
     ) {
         let mut dec = LineDecoder::new(self.cfg.max_line);
+        // TLS: the plaintext of one read (`buf` holds its ciphertext).
+        let mut plain = Vec::new();
         let mut buf = vec![0u8; READ_BUF];
         let mut bucket = match self.cfg.mode {
             Mode::Room => RateLimit::new(self.cfg.room_rate, self.cfg.room_byte_rate),
@@ -192,6 +224,9 @@ impl Shared {
         let mut deadline = idle.map(|d| Instant::now() + d);
         let mut flow = Flow::default();
         let mut input: &TcpStream = stream;
+        // TLS: what came with the end of the handshake is already decrypted inside rustls (a client's
+        // first line can share a segment with its Finished); it is taken before the first `recv` waits.
+        let mut handshake_rest = tls.is_some();
         let end = loop {
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -200,9 +235,31 @@ impl Shared {
                 }
                 let _ = stream.set_read_timeout(Some(left));
             }
-            match trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow) {
-                Ok(0) => break DisconnectReason::Closed,
+            let read = if std::mem::take(&mut handshake_rest) {
+                Ok(None)
+            } else {
+                trace::recv(&self.sink, stream, &mut input, &mut buf, &mut flow).map(Some)
+            };
+            match read {
+                Ok(Some(0)) => break DisconnectReason::Closed,
                 Ok(n) => {
+                    let n = n.unwrap_or(0);
+                    let (data, tls_closed) = match &tls {
+                        None => (&buf[..n], false),
+                        Some((session, nudge)) => {
+                            plain.clear();
+                            match session.decrypt(&buf[..n], &mut plain) {
+                                Ok(d) => {
+                                    if d.wants_write {
+                                        // An empty entry: the writer takes out what rustls has to send.
+                                        let _ = nudge.send(Bytes::from(&[][..]));
+                                    }
+                                    (&plain[..], d.closed)
+                                }
+                                Err(e) => break DisconnectReason::Error(e.to_string()),
+                            }
+                        }
+                    };
                     if let Some(rx) = name_wait.take() {
                         // Answered or given up (the channel closes) or too slow: go on either way.
                         let _ = rx.recv_timeout(NAME_WAIT);
@@ -212,13 +269,17 @@ impl Shared {
                     // the reader threads' top costs. Lines of one read arrived together anyway.
                     let mut at = ReadCtx::new(slot, &owner, n, lines_per_read);
                     let (watch, mut said) = (deadline.is_some(), false);
-                    dec.feed_raw(&buf[..n], &mut |line, cut| {
+                    dec.feed_raw(data, &mut |line, cut| {
                         said |= watch && limits::says_something(line);
                         self.on_line(slot, &mut at, line, cut, &mut bucket, &mut relay)
                     });
                     lines_per_read = at.batch.len();
                     self.flush_lines(&mut at);
                     self.flush_relay(&mut relay, id);
+                    if tls_closed {
+                        // close_notify: the client's end of data, as end of file is over plain TCP.
+                        break DisconnectReason::Closed;
+                    }
                     // After the flush, which may have waited for the user to catch up: that wait is the
                     // server's, not the client's, so it does not count as idle time.
                     if said {

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 
 use egui::{Color32, FontId, RichText};
 
+use super::keys::{Group, TabStop};
+
 /// How long the Copy button says "Copied".
 const COPIED_SECS: f64 = 1.5;
 
@@ -57,7 +59,10 @@ pub fn address_banner(ui: &mut egui::Ui, addrs: &[SocketAddr], present: bool) {
                     address_row(ui, id, a, size, ink, more, &mut toggle);
                 });
             }
-            if expanded && addrs.len() > fold_at && ui.small_button("Show fewer").clicked() {
+            if expanded
+                && addrs.len() > fold_at
+                && ui.small_button("Show fewer").tab(Group::Addresses).clicked()
+            {
                 toggle = true;
             }
             if toggle {
@@ -108,7 +113,7 @@ fn address_row(
     let copied_at: Option<f64> = ui.data(|d| d.get_temp(id.with(("copied", addr))));
     let recent = copied_at.is_some_and(|t| now - t < COPIED_SECS);
     let label = if recent { "Copied" } else { "Copy" };
-    let r = ui.button(label).on_hover_text(format!("Copy {text} to the clipboard"));
+    let r = ui.button(label).on_hover_text(format!("Copy {text} to the clipboard")).tab(Group::Addresses);
     if r.clicked() {
         ui.ctx().copy_text(text.clone());
         ui.data_mut(|d| d.insert_temp(id.with(("copied", addr)), now));
@@ -118,6 +123,7 @@ fn address_row(
         && ui
             .button(format!("+{n} more"))
             .on_hover_text("Show every address this server is reachable at")
+            .tab(Group::Addresses)
             .clicked()
     {
         *toggle = true;

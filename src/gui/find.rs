@@ -9,9 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use egui::{Key, Modifiers};
+use egui::Key;
 
 use super::chat::ChatLog;
+use super::keys::{self, Group, TabStop};
 
 /// Time a frame may spend scanning the history: a small part of a 60 Hz frame.
 pub const FRAME_BUDGET: Duration = Duration::from_millis(4);
@@ -178,8 +179,8 @@ impl FindBar {
     pub fn ui(&mut self, ui: &mut egui::Ui, log: &mut ChatLog) -> bool {
         let mut closed = false;
         // Shift+F3 before F3: `consume_key` ignores an extra Shift.
-        let back_f3 = ui.input_mut(|i| i.consume_key(Modifiers::SHIFT, Key::F3));
-        let f3 = ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F3));
+        let back_f3 = ui.input_mut(|i| i.consume_shortcut(&keys::FIND_PREVIOUS));
+        let f3 = ui.input_mut(|i| i.consume_shortcut(&keys::FIND_NEXT));
         ui.horizontal(|ui| {
             let l = ui.label("Find");
             // The field gets what the buttons and a short count leave, up to its usual width, so the bar
@@ -193,7 +194,11 @@ impl FindBar {
             let edit = egui::TextEdit::singleline(&mut self.query)
                 .hint_text("word in the history")
                 .desired_width(field);
-            let r = ui.add(edit).labelled_by(l.id);
+            let r = ui
+                .add(edit)
+                .labelled_by(l.id)
+                .on_hover_text(keys::with_keys(ui.ctx(), "Find in the history", &keys::FIND))
+                .tab(Group::Find);
             if self.focus {
                 r.request_focus();
                 self.focus = false;
@@ -212,10 +217,10 @@ impl FindBar {
             } else if f3 {
                 step = Some(true);
             }
-            if ui.button("Previous").on_hover_text("Shift+Enter or Shift+F3").clicked() {
+            if ui.button("Previous").on_hover_text("Shift+Enter or Shift+F3").tab(Group::Find).clicked() {
                 step = Some(false);
             }
-            if ui.button("Next").on_hover_text("Enter or F3").clicked() {
+            if ui.button("Next").on_hover_text("Enter or F3").tab(Group::Find).clicked() {
                 step = Some(true);
             }
             if let Some(forward) = step {
@@ -226,7 +231,7 @@ impl FindBar {
             }
             // Close at the right end; the count takes what is left between.
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Close").on_hover_text("Escape").clicked() || escape {
+                if ui.button("Close").on_hover_text("Escape").tab(Group::Find).clicked() || escape {
                     closed = true;
                 }
                 let status = self.status(log);

@@ -8,6 +8,7 @@
 use crossbeam_channel::Receiver;
 use egui::RichText;
 
+use super::keys::{Group, TabStop};
 use crate::engine::Waker;
 use crate::engine::discovery::{
     BrowseEvent, Browser, FoundList, FoundServer, Interface, interfaces, socket_text,
@@ -33,10 +34,10 @@ pub struct Found {
 /// A click in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
-    /// Put this host and port in the form.
-    Fill { host: String, port: String },
+    /// Put this host and port in the form (and its TLS switch: on for a server that says it uses TLS).
+    Fill { host: String, port: String, tls: bool },
     /// Fill the form and connect.
-    Join { host: String, port: String },
+    Join { host: String, port: String, tls: bool },
 }
 
 impl Found {
@@ -112,8 +113,8 @@ pub fn panel(ui: &mut egui::Ui, found: &Found) -> Option<Pick> {
     // (The form sits in a horizontal layout, whose height left is a row's: ask for the list's own.)
     let area = egui::ScrollArea::vertical().max_height(ROWS_HEIGHT).min_scrolled_height(ROWS_HEIGHT);
     area.auto_shrink([false, true]).show(ui, |ui| {
-        for s in found.servers() {
-            if let Some(p) = row(ui, s) {
+        for (i, s) in found.servers().iter().enumerate() {
+            if let Some(p) = row(ui, s, i) {
                 pick = Some(p);
             }
         }
@@ -125,8 +126,10 @@ pub fn panel(ui: &mut egui::Ui, found: &Found) -> Option<Pick> {
 /// Height the list may take before it scrolls.
 const ROWS_HEIGHT: f32 = 170.0;
 
-/// One server: name, mode and count, Use and Join; host and address under them.
-fn row(ui: &mut egui::Ui, s: &FoundServer) -> Option<Pick> {
+/// One server: name, mode and count, Use and Join; host and address under them. `n`: its place in the
+/// list, for the Tab order (the buttons are drawn right to left).
+fn row(ui: &mut egui::Ui, s: &FoundServer, n: usize) -> Option<Pick> {
+    let slot = u16::try_from(2 * n).unwrap_or(u16::MAX - 1);
     let mut pick = None;
     egui::Frame::group(ui.style()).inner_margin(6.0).show(ui, |ui| {
         ui.set_width(ui.available_width());
@@ -134,22 +137,29 @@ fn row(ui: &mut egui::Ui, s: &FoundServer) -> Option<Pick> {
         let port = s.port.to_string();
         ui.horizontal(|ui| {
             ui.label(RichText::new(&s.name).strong());
+            if s.tls {
+                ui.label(RichText::new(format!("{} TLS", super::trust::LOCK)).strong())
+                    .on_hover_text("It encrypts (TLS): choosing it turns Encrypt on");
+            }
             ui.label(mode_and_count(s));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let ok = !host.is_empty();
                 if ui
                     .add_enabled(ok, egui::Button::new("Join"))
-                    .on_hover_text("Connect to this server")
+                    // Every row's buttons have the same names: the descriptions say which server.
+                    .on_hover_text(format!("Connect to {}", s.name))
+                    .tab_at(Group::Found, slot + 1)
                     .clicked()
                 {
-                    pick = Some(Pick::Join { host: host.clone(), port: port.clone() });
+                    pick = Some(Pick::Join { host: host.clone(), port: port.clone(), tls: s.tls });
                 }
                 if ui
                     .add_enabled(ok, egui::Button::new("Use"))
-                    .on_hover_text("Put its address in the form")
+                    .on_hover_text(format!("Put the address of {} in the form", s.name))
+                    .tab_at(Group::Found, slot)
                     .clicked()
                 {
-                    pick = Some(Pick::Fill { host: host.clone(), port: port.clone() });
+                    pick = Some(Pick::Fill { host: host.clone(), port: port.clone(), tls: s.tls });
                 }
             });
         });

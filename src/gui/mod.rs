@@ -7,7 +7,10 @@ mod banner;
 pub mod calls;
 pub mod chat;
 pub mod find;
+mod forms;
 pub mod found;
+pub mod help;
+pub mod keys;
 pub mod layout;
 pub mod palette;
 pub mod present;
@@ -15,6 +18,9 @@ pub mod save;
 pub mod session;
 pub mod settings;
 mod start;
+pub mod theme;
+mod tls_form;
+mod trust;
 mod view;
 
 use std::sync::Arc;
@@ -45,6 +51,12 @@ pub struct SockchatApp {
     log: Option<std::path::PathBuf>,
     /// Projector mode's styles, applied when `settings.present` changes.
     present_style: present::PresentStyle,
+    /// The keyboard help (F1) is open.
+    pub help_open: bool,
+    /// The server form's certificate Browse dialogs.
+    tls_form: tls_form::TlsForm,
+    /// Where the forms are kept per role (see [`forms`]); off unless given a file.
+    forms: forms::FormStore,
 }
 
 impl SockchatApp {
@@ -74,12 +86,35 @@ impl SockchatApp {
             title: String::new(),
             log: None,
             present_style: present::PresentStyle::default(),
+            help_open: false,
+            tls_form: Default::default(),
+            forms: Default::default(),
         };
-        if let Some(req) = start {
-            app.remember(&req);
-            app.start(req);
-        }
+        app.begin(start);
         app
+    }
+
+    /// Keeps the forms in `path` from now on, per role (see [`forms`]), and loads what it holds.
+    pub fn with_forms_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        if let Some(p) = path {
+            self.forms = forms::FormStore::at(p);
+            self.settings = self.forms.load(&self.settings);
+        }
+        self
+    }
+
+    /// Waits (briefly) until the forms saved so far are on disk: for tests, and a window closing.
+    pub fn flush_forms(&mut self) {
+        self.forms.flush();
+    }
+
+    /// Starts a command-line request, copied into the form (and its role's form saved) first.
+    fn begin(&mut self, start: Option<StartRequest>) {
+        if let Some(req) = start {
+            self.remember(&req);
+            self.forms.save(&self.settings, Some(self.settings.role));
+            self.start(req);
+        }
     }
 
     /// Like [`Self::new`], starting `start` with `--log` already in effect.
@@ -89,10 +124,7 @@ impl SockchatApp {
         log: Option<std::path::PathBuf>,
     ) -> Self {
         let mut app = Self::new(cc, None).with_log(log);
-        if let Some(req) = start {
-            app.remember(&req);
-            app.start(req);
-        }
+        app.begin(start);
         app
     }
 
@@ -128,6 +160,7 @@ impl SockchatApp {
                 self.settings.server_port = p;
                 self.settings.mode = c.mode;
                 settings::remember_limits(&mut self.settings, c);
+                tls_form::remember_server(&mut self.settings, c.tls.as_ref());
             }
             StartRequest::Client(c) => {
                 self.settings.role = RoleChoice::Client;
@@ -135,6 +168,7 @@ impl SockchatApp {
                 self.settings.client_host = h;
                 self.settings.client_port = p;
                 self.settings.name = c.name.clone().unwrap_or_default();
+                self.settings.client_tls = c.tls.is_some();
             }
         }
     }
@@ -210,6 +244,13 @@ impl SockchatApp {
         }
     }
 
+    /// Typing goes to the send box again once the help is closed, as after the find bar or the save form.
+    fn help_closed(&mut self) {
+        if let Some(s) = &mut self.session {
+            s.focus_send = true;
+        }
+    }
+
     fn write_transcript(&mut self, path: std::path::PathBuf, format: save::Format) {
         let Some(s) = &self.session else { return };
         let events = s.chat.events();
@@ -223,6 +264,10 @@ impl eframe::App for SockchatApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll();
         self.present_style.apply(ctx, self.settings.present);
+        theme::apply(ctx, self.settings.theme);
+        if help::keys(ctx, &mut self.help_open) && !self.help_open {
+            self.help_closed();
+        }
         if self.session.as_ref().is_some_and(|s| s.backlogged) {
             // The log's writer is behind: its queue drains on its own thread, with no wake-up for us.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
@@ -233,22 +278,37 @@ impl eframe::App for SockchatApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Q)) {
+        if ctx.input_mut(|i| i.consume_shortcut(&keys::QUIT)) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let help_was_open = self.help_open;
+        // A form, the help or an open drop-down or menu keeps egui's own Tab order, inside it.
+        let in_front = self.help_open || self.save.form_open || egui::Popup::is_any_open(ui.ctx());
+        keys::begin_frame(ui.ctx(), !in_front);
         if self.in_chat() {
             self.chat_view(ui);
         } else {
             self.start_screen(ui);
         }
         self.save_form(ui);
+        help::overlay(ui.ctx(), &mut self.help_open);
+        if help_was_open && !self.help_open {
+            self.help_closed();
+        }
+        keys::focus_ring(ui.ctx());
+        self.trust_ui(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        if self.forms.is_on() {
+            // Only the window-wide fields: each form was written when it was used (see `forms`).
+            self.forms.save(&self.settings, None);
+        } else {
+            eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        }
     }
 }
 
@@ -270,7 +330,12 @@ pub fn run(start: Option<StartRequest>, log: Option<std::path::PathBuf>, present
         "sockchat",
         options,
         Box::new(move |cc| {
-            let mut app = SockchatApp::with_start(Some(cc), start, log).with_present(present);
+            // The forms file before the start, so a command-line start is copied over what it holds.
+            let mut app = SockchatApp::new(Some(cc), None)
+                .with_forms_file(forms::FormStore::default_path())
+                .with_log(log)
+                .with_present(present);
+            app.begin(start);
             // Only the real window browses the LAN; tests feed the list themselves.
             app.found.live = true;
             Ok(Box::new(app))

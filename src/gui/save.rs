@@ -91,7 +91,7 @@ pub fn default_path(format: Format) -> PathBuf {
 }
 
 /// Whether a native dialog has a chance: a desktop portal needs a session bus, the fallback needs zenity.
-fn dialog_possible() -> bool {
+pub(super) fn dialog_possible() -> bool {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
         return true;
     }

@@ -13,6 +13,7 @@ use super::chat::ChatLog;
 use crate::engine::{ClientConfig, Command, Engine, Mode, ServerConfig, Step, TraceMode, Waker};
 use crate::log::EventLog;
 use crate::model::{DisconnectReason, Event, Origin, Peer, PeerId, Target};
+use crate::trust::{Fingerprint, TrustAnswer};
 
 /// What to start: the window opens with one of these from the command line or the start screen.
 #[derive(Debug, Clone)]
@@ -100,6 +101,15 @@ pub struct Session {
     pub calls: CallLog,
     /// When the panel last asked the engine for the connections' TCP state.
     last_probe: Option<std::time::Instant>,
+    /// Server, TLS: the certificate's fingerprint, for the banner (`Event::Listening`'s `tls`).
+    pub fingerprint: Option<Fingerprint>,
+    /// Client, TLS: the engine waits for the person's answer about this server (`host:port`) and its
+    /// fingerprint (`Event::TrustAsk`); the window shows the trust dialog meanwhile.
+    pub trust_ask: Option<(String, Fingerprint)>,
+    /// The fatal error that ended the session, shown in full (a refused certificate says what to do).
+    pub fatal_error: Option<String>,
+    /// Tests: commands go here when there is no engine ([`Session::without_engine_tapped`]).
+    tap: Option<crossbeam_channel::Sender<Command>>,
 }
 
 /// `--log FILE`: opened on a worker thread (no file work on the window's thread); events wait in
@@ -155,6 +165,10 @@ impl Session {
             backlogged: false,
             calls: CallLog::new(false),
             last_probe: None,
+            fingerprint: None,
+            trust_ask: None,
+            fatal_error: None,
+            tap: None,
         };
         s.calls.server = s.request.is_server();
         s
@@ -163,6 +177,8 @@ impl Session {
     fn launch(&mut self) {
         self.phase = Phase::Starting;
         self.last_reason = None;
+        self.trust_ask = None;
+        self.fatal_error = None;
         // The window always records the calls, so the panel can be opened at any time: at the rates a
         // person chats it costs nothing to see, and a flood is merged by the engine.
         let trace = |t: TraceMode| if t == TraceMode::Off { TraceMode::On } else { t };
@@ -180,6 +196,31 @@ impl Session {
     /// window with made-up histories (a paused call, a split line) no network gives on demand.
     pub fn without_engine(request: StartRequest) -> Session {
         Session::idle(request, None)
+    }
+
+    /// Like [`Session::without_engine`], with the commands the window sends coming out of the receiver.
+    pub fn without_engine_tapped(request: StartRequest) -> (Session, crossbeam_channel::Receiver<Command>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut s = Session::idle(request, None);
+        s.tap = Some(tx);
+        (s, rx)
+    }
+
+    fn command(&self, c: Command) {
+        match (&self.engine, &self.tap) {
+            (Some(e), _) => e.send(c),
+            (None, Some(t)) => {
+                let _ = t.send(c);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The person's answer to the trust dialog; the engine goes on (or gives up) with it.
+    pub fn trust(&mut self, answer: TrustAnswer) {
+        if self.trust_ask.take().is_some() {
+            self.command(Command::Trust(answer));
+        }
     }
 
     /// Started in step mode: the window shows the panel (and each paused call) from the first call.
@@ -379,6 +420,7 @@ impl Session {
                         }
                     });
                     self.phase = Phase::Ended(why);
+                    self.trust_ask = None;
                     self.clients.clear();
                     self.departed.clear();
                     changed = true;
@@ -420,9 +462,10 @@ impl Session {
         }
         self.record(&ev);
         match &ev {
-            Event::Listening { addr, addrs, .. } => {
+            Event::Listening { addr, addrs, tls, .. } => {
                 self.local_addr = Some(*addr);
                 self.reachable = addrs.clone();
+                self.fingerprint = *tls;
                 self.go_live();
             }
             Event::Connected { peer, time } => {
@@ -436,6 +479,7 @@ impl Session {
                     self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
                 } else {
                     self.server = Some(peer.clone());
+                    self.trust_ask = None;
                     self.go_live();
                     self.focus_send = true;
                 }
@@ -479,6 +523,12 @@ impl Session {
             }
             Event::Error { text, fatal: true, .. } => {
                 self.last_reason = Some(text.clone());
+                self.fatal_error = Some(text.clone());
+                // The engine gave up: nobody waits for an answer any more.
+                self.trust_ask = None;
+            }
+            Event::TrustAsk { server, fingerprint, .. } => {
+                self.trust_ask = Some((server.clone(), *fingerprint));
             }
             Event::Message(m) => {
                 if let Origin::Remote { from, .. } = &m.origin {

@@ -63,6 +63,16 @@ pub struct Settings {
     pub present: bool,
     /// The server's client list: beside the chat where there is room, or as the user toggled it.
     pub client_list: super::layout::ClientList,
+    /// Follow the system's theme, or light or dark (the theme button). Missing from older settings:
+    /// follow the system.
+    pub theme: egui::ThemePreference,
+    /// Serve TLS ("Encrypt (TLS)" on the server form); the PEM files below, both empty: a certificate
+    /// made for this machine and kept (see `gui::tls_form`).
+    pub server_tls: bool,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Connect with TLS ("Encrypt (TLS)" on the client form).
+    pub client_tls: bool,
 }
 
 impl Default for Settings {
@@ -91,6 +101,11 @@ impl Default for Settings {
             announce_interface: String::new(),
             present: false,
             client_list: Default::default(),
+            theme: egui::ThemePreference::System,
+            server_tls: false,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            client_tls: false,
         }
     }
 }
@@ -412,6 +427,19 @@ mod tests {
             assert!(!move_port_out_of_host(&mut host, &mut port), "{half}");
             assert_eq!((host.as_str(), port.as_str()), (half, "7878"));
         }
+    }
+
+    #[test]
+    fn settings_from_before_the_theme_switch_load_and_follow_the_system() {
+        let chosen =
+            Settings { theme: egui::ThemePreference::Light, name: "ann".into(), ..Settings::default() };
+        let mut old = serde_json::to_value(&chosen).unwrap();
+        assert_eq!(old["theme"], "Light");
+        let back: Settings = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(back.theme, egui::ThemePreference::Light, "a choice is kept");
+        old.as_object_mut().unwrap().remove("theme");
+        let back: Settings = serde_json::from_value(old).unwrap();
+        assert_eq!((back.theme, back.name.as_str()), (egui::ThemePreference::System, "ann"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 use egui::RichText;
 
 use super::found::{self, Found, Pick};
+use super::keys::{Group, TabStop};
 use super::settings::{self, RoleChoice};
 use super::{SockchatApp, StartRequest};
 use crate::engine::{ClientConfig, Mode, ServerConfig};
@@ -20,7 +21,10 @@ fn mode_help(m: Mode) -> &'static str {
 /// A text field with a visible label that also names it for screen readers (and tests).
 fn field(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str, width: f32) -> egui::Response {
     let l = ui.label(label);
-    let r = ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(width)).labelled_by(l.id);
+    let r = ui
+        .add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(width))
+        .labelled_by(l.id)
+        .tab(Group::Form);
     ui.end_row();
     r
 }
@@ -39,6 +43,15 @@ impl SockchatApp {
     pub(super) fn start_screen(&mut self, ui: &mut egui::Ui) {
         let starting = self.session.is_some();
         egui::CentralPanel::default().show(ui, |ui| {
+            // The theme and the keyboard help, in the corner where the chat view's bar has them.
+            egui::Area::new(egui::Id::unique("start-corner"))
+                .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
+                .show(ui.ctx(), |ui| {
+                    ui.horizontal(|ui| {
+                        super::theme::theme_button(ui, &mut self.settings.theme).tab(Group::Corner);
+                        super::help::help_button(ui, &mut self.help_open).tab(Group::Corner);
+                    });
+                });
             // Scrolls when the window is too short for the form (and the list of servers found).
             egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
                 ui.vertical_centered(|ui| {
@@ -68,7 +81,7 @@ impl SockchatApp {
                                     "Connecting to"
                                 };
                                 ui.label(format!("{what} {}...", s.request.addr()));
-                                cancel = ui.button("Cancel").clicked();
+                                cancel = ui.button("Cancel").tab(Group::Form).clicked();
                             });
                             if cancel {
                                 // Dropping the session stops its engine off this thread.
@@ -104,8 +117,8 @@ impl SockchatApp {
         let s = &mut self.settings;
         ui.horizontal(|ui| {
             ui.label(RichText::new("I want to be the").strong());
-            ui.selectable_value(&mut s.role, RoleChoice::Server, "Server");
-            ui.selectable_value(&mut s.role, RoleChoice::Client, "Client");
+            ui.selectable_value(&mut s.role, RoleChoice::Server, "Server").tab(Group::Form);
+            ui.selectable_value(&mut s.role, RoleChoice::Client, "Client").tab(Group::Form);
         });
         ui.add_space(8.0);
         let mut submit = false;
@@ -128,7 +141,7 @@ impl SockchatApp {
                     ui.label("Mode");
                     ui.vertical(|ui| {
                         for m in Mode::ALL {
-                            ui.radio_value(&mut s.mode, m, m.label());
+                            ui.radio_value(&mut s.mode, m, m.label()).tab(Group::Form);
                         }
                     });
                     ui.end_row();
@@ -137,7 +150,9 @@ impl SockchatApp {
                     ui.end_row();
                 });
                 announce_row(ui, s, &mut self.found);
-                egui::CollapsingHeader::new("Limits and access").id_salt("limits").show(ui, |ui| {
+                let tls = self.tls_form.server_rows(ui, s, self.save.native, self.wake.clone());
+                let section = egui::CollapsingHeader::new("Limits and access").id_salt("limits");
+                let limits_section = section.show(ui, |ui| {
                     egui::Grid::new("limits-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
                         field(ui, "Most clients", &mut s.max_clients, "256", 90.0);
                         field(ui, "Most per address", &mut s.max_per_address, "16", 90.0);
@@ -148,6 +163,7 @@ impl SockchatApp {
                         field(ui, "Deny", &mut s.deny, "nobody", 260.0);
                     });
                 });
+                limits_section.header_response.tab(Group::Form);
                 // Shown outside the section, so a bad value is seen even when it is collapsed.
                 let limits = settings::check_limits(s);
                 if let Err(e) = &limits {
@@ -156,16 +172,25 @@ impl SockchatApp {
                 log = log_row(ui, s);
                 super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
-                let ok = check.is_ok() && limits.is_ok() && log.is_ok();
+                let ok = check.is_ok() && limits.is_ok() && log.is_ok() && tls.is_ok();
                 submit |= ui
                     .add_enabled(ok, egui::Button::new("Start server").min_size([140.0, 28.0].into()))
+                    .on_hover_text("Enter in a field starts it too")
+                    .tab(Group::Form)
                     .clicked();
-                match (check, limits) {
-                    (Ok(addr), Ok(limits)) => {
+                match (check, limits, tls) {
+                    (Ok(addr), Ok(limits), Ok(tls)) => {
                         let trace = super::calls::trace_mode(s.step);
                         let announce = settings::announce_config(s);
-                        let mut cfg =
-                            ServerConfig { addr, mode: s.mode, trace, announce, ..Default::default() };
+                        let mut cfg = ServerConfig {
+                            addr,
+                            mode: s.mode,
+                            trace,
+                            announce,
+                            greet: true,
+                            tls,
+                            ..Default::default()
+                        };
                         limits.apply(&mut cfg);
                         Some(StartRequest::Server(cfg))
                     }
@@ -175,9 +200,11 @@ impl SockchatApp {
             RoleChoice::Client => {
                 self.found.ensure_browsing(self.wake.clone());
                 match found::panel(ui, &self.found) {
-                    Some(Pick::Fill { host, port }) => (s.client_host, s.client_port) = (host, port),
-                    Some(Pick::Join { host, port }) => {
-                        (s.client_host, s.client_port) = (host, port);
+                    Some(Pick::Fill { host, port, tls }) => {
+                        (s.client_host, s.client_port, s.client_tls) = (host, port, tls);
+                    }
+                    Some(Pick::Join { host, port, tls }) => {
+                        (s.client_host, s.client_port, s.client_tls) = (host, port, tls);
                         submit = true;
                     }
                     None => {}
@@ -203,16 +230,27 @@ impl SockchatApp {
                     });
                     submit |= entered(ui, &a) || entered(ui, &b) || entered(ui, &c);
                 });
+                super::tls_form::client_row(ui, s);
                 log = log_row(ui, s);
                 super::calls::step_switch(ui, &mut s.step);
                 ui.add_space(8.0);
                 let ok = check.is_ok() && name.is_ok() && log.is_ok();
-                submit |=
-                    ui.add_enabled(ok, egui::Button::new("Connect").min_size([140.0, 28.0].into())).clicked();
+                submit |= ui
+                    .add_enabled(ok, egui::Button::new("Connect").min_size([140.0, 28.0].into()))
+                    .on_hover_text("Enter in a field connects too")
+                    .tab(Group::Form)
+                    .clicked();
                 match (check, name) {
                     (Ok(addr), Ok(name)) => {
                         let trace = super::calls::trace_mode(s.step);
-                        Some(StartRequest::Client(ClientConfig { addr, name, trace, ..Default::default() }))
+                        let tls = super::tls_form::client_tls(s);
+                        Some(StartRequest::Client(ClientConfig {
+                            addr,
+                            name,
+                            trace,
+                            tls,
+                            ..Default::default()
+                        }))
                     }
                     _ => None,
                 }
@@ -220,6 +258,7 @@ impl SockchatApp {
         };
         if submit && let (Some(req), Ok(log)) = (request, log) {
             self.log = log;
+            self.forms.save(&self.settings, Some(self.settings.role));
             self.start(req);
         }
     }
@@ -228,9 +267,10 @@ impl SockchatApp {
 /// The continuous log switch: every event appended to a file as it happens.
 fn log_row(ui: &mut egui::Ui, s: &mut settings::Settings) -> Result<Option<std::path::PathBuf>, String> {
     ui.horizontal(|ui| {
-        let c = ui.checkbox(&mut s.log_on, "Log every event to");
+        let c = ui.checkbox(&mut s.log_on, "Log every event to").tab(Group::Form);
         ui.add_enabled(s.log_on, egui::TextEdit::singleline(&mut s.log_path).desired_width(240.0))
-            .labelled_by(c.id);
+            .labelled_by(c.id)
+            .tab(Group::Form);
     });
     let log = settings::check_log(s);
     if let Err(e) = &log {
@@ -242,7 +282,8 @@ fn log_row(ui: &mut egui::Ui, s: &mut settings::Settings) -> Result<Option<std::
 /// The server form's LAN announcement: on or off, the name it is listed under, the interface it uses.
 fn announce_row(ui: &mut egui::Ui, s: &mut settings::Settings, found: &mut Found) {
     ui.checkbox(&mut s.announce, "Announce on the local network")
-        .on_hover_text("Clients' start screens and `sockchat servers` list this server");
+        .on_hover_text("Clients' start screens and `sockchat servers` list this server")
+        .tab(Group::Form);
     ui.add_enabled_ui(s.announce, |ui| {
         egui::Grid::new("announce-form").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
             let host = crate::engine::discovery::host_name();
@@ -264,7 +305,8 @@ fn announce_row(ui: &mut egui::Ui, s: &mut settings::Settings, found: &mut Found
                     }
                 })
                 .response
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .tab(Group::Form);
             ui.end_row();
         });
     });

@@ -5,6 +5,7 @@ use egui::{Color32, RichText};
 use super::SockchatApp;
 use super::banner::address_banner;
 use super::calls;
+use super::keys::{self, Group, TabStop};
 use super::layout;
 use super::present::ZOOM_HINT;
 use super::save::Format;
@@ -35,7 +36,7 @@ impl SockchatApp {
         let list_fits = layout::list_fits(ui.available_width() - calls_w, present);
         let weak = ui.visuals().weak_text_color();
         // Before any panel, so the send box never sees Ctrl+F.
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F)) {
+        if ui.input_mut(|i| i.consume_shortcut(&keys::FIND)) {
             s.find.show_bar();
         }
 
@@ -84,8 +85,12 @@ impl SockchatApp {
                 };
                 let color = if bad { ui.visuals().error_fg_color } else { ui.visuals().strong_text_color() };
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    // The switches that fit beside the status and the session's own buttons; the rest
-                    // fold into "More" (least needed first) rather than running over the status.
+                    // Drawn right to left: the slots give the Tab order left to right. The help and the
+                    // theme are small and always there; the switches that fit beside the status and the
+                    // session's own buttons follow, and the rest fold into "More" (least needed first)
+                    // rather than running over the status.
+                    super::help::help_button(ui, &mut self.help_open).tab_at(Group::Bar, 9);
+                    super::theme::theme_button(ui, &mut self.settings.theme).tab_at(Group::Bar, 8);
                     let gap = ui.spacing().item_spacing.x;
                     let ends = match &s.phase {
                         Phase::Ended(_) => {
@@ -121,33 +126,35 @@ impl SockchatApp {
                     };
                     if shown < switches.len() {
                         ui.menu_button("More", |ui| {
+                            // A menu keeps egui's own Tab order (see `keys`).
                             for w in &switches[shown..] {
-                                bar.switch(ui, *w);
+                                bar.switch(ui, *w, None);
                             }
                         })
                         .response
-                        .on_hover_text("The switches there is no room for in this window");
+                        .on_hover_text("The switches there is no room for in this window")
+                        .tab_at(Group::Bar, 7);
                     }
                     // Drawn right to left, in the order they always were.
                     for w in [Switch::Present, Switch::Save, Switch::Calls, Switch::Clients] {
                         if switches[..shown].contains(&w) {
-                            bar.switch(ui, w);
+                            bar.switch(ui, w, Some(w.slot()));
                         }
                     }
                     ui.separator();
                     match &s.phase {
                         Phase::Ended(_) => {
-                            if ui.button("Back to start").clicked() {
+                            if ui.button("Back to start").tab_at(Group::Bar, 1).clicked() {
                                 action = Action::Back;
                             }
                             let again = if is_server { "Start again" } else { "Reconnect" };
-                            if ui.button(RichText::new(again).strong()).clicked() {
+                            if ui.button(RichText::new(again).strong()).tab(Group::Bar).clicked() {
                                 action = Action::Restart;
                             }
                         }
                         Phase::Live | Phase::Starting => {
                             let stop = if is_server { "Stop server" } else { "Disconnect" };
-                            if ui.button(stop).clicked() {
+                            if ui.button(stop).tab(Group::Bar).clicked() {
                                 action = Action::Stop;
                             }
                         }
@@ -158,6 +165,9 @@ impl SockchatApp {
                     // The status takes what the buttons leave, cut with "…" (whole on hover) rather than
                     // running under them in a narrow window or in projector type.
                     ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        if s.phase == Phase::Live {
+                            super::trust::bar_marker(ui, s);
+                        }
                         ui.add(egui::Label::new(RichText::new(&text).color(color)).truncate())
                             .on_hover_text(&text);
                     });
@@ -166,10 +176,18 @@ impl SockchatApp {
             ui.add_space(2.0);
         });
 
-        if is_server && s.phase == Phase::Live && !s.reachable.is_empty() {
+        if let (Phase::Ended(why), Some(_)) = (&s.phase, &s.fatal_error) {
+            egui::Panel::top("ended").show(ui, |ui| super::trust::ended_notice(ui, why));
+        }
+
+        if is_server && s.phase == Phase::Live && (!s.reachable.is_empty() || s.fingerprint.is_some()) {
             egui::Panel::top("addresses").show(ui, |ui| {
                 ui.add_space(4.0);
                 address_banner(ui, &s.reachable, present);
+                if let Some(fp) = &s.fingerprint {
+                    ui.add_space(4.0);
+                    super::trust::fingerprint_banner(ui, fp, present);
+                }
                 ui.add_space(4.0);
             });
         }
@@ -222,6 +240,7 @@ impl SockchatApp {
                                 );
                                 let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
                                 ui.label(RichText::new(title).strong());
+                                super::trust::card_lock(ui, c.peer.tls.as_ref());
                             });
                             ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
                             if !present {
@@ -242,14 +261,17 @@ impl SockchatApp {
                                 if s.mode().is_some_and(Mode::server_can_send) {
                                     let label =
                                         if chosen { "Sending to this one" } else { "Send to this one" };
-                                    if ui.selectable_label(chosen, label).clicked() {
+                                    if ui.selectable_label(chosen, label).tab(Group::Clients).clicked() {
                                         new_target =
                                             Some(if chosen { Target::All } else { Target::One(*id) });
                                     }
                                 }
+                                // The same words on every card: the description says whose (screen readers
+                                // read it after the name).
                                 if ui
                                     .button("Disconnect")
-                                    .on_hover_text("Close this client's connection")
+                                    .on_hover_text(format!("Close the connection of {}", c.peer.label()))
+                                    .tab(Group::Clients)
                                     .clicked()
                                 {
                                     drop_id = Some(*id);
@@ -318,7 +340,8 @@ impl SockchatApp {
                             }
                         })
                         .response
-                        .labelled_by(l.id);
+                        .labelled_by(l.id)
+                        .tab(Group::Target);
                 }
                 let l = ui.label("Message");
                 let hint = if one_way {
@@ -335,9 +358,13 @@ impl SockchatApp {
                 let edit = egui::TextEdit::singleline(&mut s.draft)
                     .hint_text(hint)
                     .desired_width((ui.available_width() - send_w - gap).max(40.0));
-                let r = ui.add_enabled(enabled, edit).labelled_by(l.id);
+                let r = ui.add_enabled(enabled, edit).labelled_by(l.id).tab(Group::Send);
                 let mut send = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                send |= ui.add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into())).clicked();
+                send |= ui
+                    .add_enabled(enabled, egui::Button::new("Send").min_size([send_w, 0.0].into()))
+                    .on_hover_text("Send the line (Enter in the box)")
+                    .tab(Group::Send)
+                    .clicked();
                 if send && s.send_draft() {
                     s.focus_send = true;
                 }
@@ -496,6 +523,16 @@ impl Switch {
             Switch::Save => "Save transcript...",
         }
     }
+
+    /// Its place in the bar's Tab order, left to right after the session's own buttons (slots 0 and 1).
+    fn slot(self) -> u16 {
+        match self {
+            Switch::Clients => 3,
+            Switch::Calls => 4,
+            Switch::Save => 5,
+            Switch::Present => 6,
+        }
+    }
 }
 
 /// What the top bar's switches change.
@@ -507,23 +544,23 @@ struct Bar<'a> {
 }
 
 impl Bar<'_> {
-    fn switch(&mut self, ui: &mut egui::Ui, w: Switch) {
-        match w {
-            Switch::Present => {
-                ui.toggle_value(&mut self.settings.present, w.label()).on_hover_text(format!(
-                    "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
-                ));
-            }
+    /// Draws switch `w`; in the bar's Tab order at `slot`, or in egui's own (inside the "More" menu).
+    fn switch(&mut self, ui: &mut egui::Ui, w: Switch, slot: Option<u16>) {
+        let r = match w {
+            Switch::Present => ui.toggle_value(&mut self.settings.present, w.label()).on_hover_text(format!(
+                "Projector mode: large type, high contrast, the addresses on top. {ZOOM_HINT}."
+            )),
             // Less chrome on a projector: saving waits until the lesson is over.
             Switch::Save => {
-                if ui.add_enabled(!self.save_busy, egui::Button::new(w.label())).clicked() {
+                let r = ui.add_enabled(!self.save_busy, egui::Button::new(w.label()));
+                if r.clicked() {
                     *self.action = Action::Save;
                 }
+                r
             }
-            Switch::Calls => {
-                ui.toggle_value(&mut self.settings.calls_open, w.label())
-                    .on_hover_text("Show the socket calls behind the chat, live");
-            }
+            Switch::Calls => ui
+                .toggle_value(&mut self.settings.calls_open, w.label())
+                .on_hover_text("Show the socket calls behind the chat, live"),
             Switch::Clients => {
                 let mut on = self.settings.client_list.visible(self.list_fits);
                 let tip = if self.list_fits {
@@ -531,10 +568,15 @@ impl Bar<'_> {
                 } else {
                     "Show or hide the list of connected clients (folded away: the window is narrow)"
                 };
-                if ui.toggle_value(&mut on, w.label()).on_hover_text(tip).clicked() {
+                let r = ui.toggle_value(&mut on, w.label()).on_hover_text(tip);
+                if r.clicked() {
                     self.settings.client_list = self.settings.client_list.toggled(self.list_fits);
                 }
+                r
             }
+        };
+        if let Some(slot) = slot {
+            r.tab_at(Group::Bar, slot);
         }
     }
 }

@@ -38,11 +38,18 @@ pub fn peer_change(old: Option<&Peer>, new: &Peer) -> Option<String> {
 /// `peer_name` turns a target id into a label for messages we sent to one client.
 pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
     match ev {
-        Event::Listening { addr, addrs, fds, .. } => {
+        Event::Listening { addr, addrs, fds, tls, .. } => {
             let fds = fds.map_or(String::new(), |f| format!(" ({})", f.describe()));
-            format!("* listening on {addr}{}{fds}", connect_to(*addr, addrs))
+            let tls = tls.map_or(String::new(), |f| format!(", TLS certificate {f}"));
+            format!("* listening on {addr}{}{fds}{tls}", connect_to(*addr, addrs))
         }
-        Event::Connected { peer, .. } => format!("* connected: {}", peer.label()),
+        Event::TrustAsk { server, fingerprint, .. } => {
+            format!("* {server} is not known; its certificate's fingerprint is {fingerprint}")
+        }
+        Event::Connected { peer, .. } => match &peer.tls {
+            None => format!("* connected: {}", peer.label()),
+            Some(t) => format!("* connected: {}, {}", peer.label(), tls_words(t)),
+        },
         Event::PeerUpdated { peer, .. } => format!("* peer is now known as {}", peer.label()),
         Event::Message(m) => {
             let cut = if m.truncated { " [cut: line over the length limit]" } else { "" };
@@ -74,6 +81,40 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
     }
 }
 
+/// `TLS 1.3 (cipher)`, and for a server's certificate its fingerprint and why it was trusted.
+pub fn tls_words(t: &crate::trust::TlsInfo) -> String {
+    use crate::trust::Trusted;
+    let mut s = format!("{} ({})", t.version, t.cipher);
+    if let Some((fp, how)) = &t.server_cert {
+        let how = match how {
+            Trusted::SystemRoots => "vouched for by the system's root certificates",
+            Trusted::Known => "known: the same as remembered",
+            Trusted::Pinned => "the one given with --fingerprint",
+            Trusted::New => "new, accepted",
+        };
+        s.push_str(&format!(", certificate {fp} ({how})"));
+    }
+    s
+}
+
+/// The `tls` object of a peer in `--json` output.
+pub fn tls_json(t: &crate::trust::TlsInfo) -> Value {
+    use crate::trust::Trusted;
+    let (fingerprint, trusted) = match &t.server_cert {
+        Some((fp, how)) => {
+            let how = match how {
+                Trusted::SystemRoots => "system_roots",
+                Trusted::Known => "known",
+                Trusted::Pinned => "pinned",
+                Trusted::New => "new",
+            };
+            (Some(fp.to_string()), Some(how))
+        }
+        None => (None, None),
+    };
+    json!({ "version": t.version, "cipher": t.cipher, "fingerprint": fingerprint, "trusted": trusted })
+}
+
 /// `, clients connect to A or B`: said when the listening address is not one to type (a wildcard).
 fn connect_to(addr: SocketAddr, addrs: &[SocketAddr]) -> String {
     if addrs.is_empty() || addrs == [addr] {
@@ -92,11 +133,15 @@ pub fn format_line(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> 
 pub fn to_json(ev: &Event) -> Value {
     let time = rfc3339(ev.time());
     let mut v = match ev {
-        Event::Listening { addr, addrs, fds, .. } => json!({
+        Event::Listening { addr, addrs, fds, tls, .. } => json!({
+            "fingerprint": tls.map(|f| f.to_string()),
             "addr": addr.to_string(),
             "addrs": addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "fds": fds.map(|f| json!({ "limit": f.limit, "raised_from": f.raised_from, "clients": f.clients })),
         }),
+        Event::TrustAsk { server, fingerprint, .. } => {
+            json!({ "server": server, "fingerprint": fingerprint.to_string() })
+        }
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
             let mut v = json!({

@@ -1,6 +1,7 @@
 /* A classic socket client, written for sockchat's interop test: resolves with getaddrinfo, connects,
  * sends each stdin line as a whole zero-padded 256-byte buffer (as many teaching examples do), then
- * waits for one line back from the server, prints it as "got: LINE" and exits. */
+ * waits for one line back from the server (or COUNT lines: a third argument), prints each as "got: LINE"
+ * and exits. */
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,8 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s host port\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s host port [count]\n", argv[0]);
         return 2;
     }
     struct addrinfo hints, *res, *ai;
@@ -45,12 +46,15 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    char line[1024];
-    size_t n = 0;
-    char c;
-    while (n < sizeof line - 1 && read(fd, &c, 1) == 1 && c != '\n') line[n++] = c;
-    line[n] = 0;
-    printf("got: %s\n", line);
+    int count = argc > 3 ? atoi(argv[3]) : 1;
+    for (int i = 0; i < count; i++) {
+        char line[1024];
+        size_t n = 0;
+        char c;
+        while (n < sizeof line - 1 && read(fd, &c, 1) == 1 && c != '\n') line[n++] = c;
+        line[n] = 0;
+        printf("got: %s\n", line);
+    }
     close(fd);
     return 0;
 }

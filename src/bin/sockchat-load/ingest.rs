@@ -14,16 +14,16 @@ pub(super) fn ingest(a: &LoadArgs) -> Res<()> {
         (total as usize * a.len) as f64 / 1e6
     );
     let mut results = Vec::new();
+    let tls = tls_for(&a.common)?;
+    let extra = sockchat_extra(&a.common, tls.as_ref());
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
         // sockchat labels each line, so count payload lines; ncat copies bytes, so count newlines.
         let srv = match kind {
-            Kind::Sockchat => {
-                Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK], &a.common.server_args)?
-            }
-            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
+            Kind::Sockchat => Server::sockchat(&bin, port, "one-way", a.clients + 16, &[MARK], &extra)?,
+            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"], tls.as_ref())?,
         };
-        let (wall, cpu, got) = ingest_once(&srv, a)?;
+        let (wall, cpu, got) = ingest_once(&srv, a, tls.as_ref())?;
         let rate = got as f64 / wall;
         let ok = if got >= total { "" } else { "  INCOMPLETE (timeout)" };
         println!(
@@ -43,9 +43,11 @@ pub(super) fn ingest(a: &LoadArgs) -> Res<()> {
 }
 
 /// Connects every client, releases them together, and times until the server has printed every line.
-fn ingest_once(srv: &Server, a: &LoadArgs) -> Res<(f64, f64, u64)> {
+fn ingest_once(srv: &Server, a: &LoadArgs, tls: Option<&tls::Tls>) -> Res<(f64, f64, u64)> {
     let total = (a.clients * a.lines) as u64;
-    let streams: Vec<TcpStream> = (0..a.clients).map(|_| connect(srv.addr)).collect::<Res<_>>()?;
+    // The reading halves are kept (and never read) so the connections stay whole until the end.
+    let (_reads, streams): (Vec<_>, Vec<_>) =
+        (0..a.clients).map(|_| open(srv.addr, tls, None)).collect::<Res<Vec<Halves>>>()?.into_iter().unzip();
     let go = Arc::new(Barrier::new(a.clients + 1));
     let mut senders = Vec::new();
     for (i, mut s) in streams.into_iter().enumerate() {
@@ -81,6 +83,9 @@ fn ingest_once(srv: &Server, a: &LoadArgs) -> Res<(f64, f64, u64)> {
 }
 
 pub(super) fn many(a: &LoadArgs) -> Res<()> {
+    if a.common.tls {
+        return Err("many does not speak TLS yet; --tls works with ingest, relay and handshake".into());
+    }
     let bin = sockchat_bin(&a.common)?;
     let total = (a.clients * a.lines) as u64;
     println!("many: {} clients at once, {} lines each", a.clients, a.lines);
@@ -95,7 +100,7 @@ pub(super) fn many(a: &LoadArgs) -> Res<()> {
                 &[MARK, "* connected:"],
                 &a.common.server_args,
             )?,
-            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"])?,
+            Kind::Ncat => Server::ncat(port, false, a.clients + 16, &["\n"], None)?,
         };
         let deadline = Instant::now() + Duration::from_secs(a.common.timeout);
         let t0 = Instant::now();

@@ -21,6 +21,7 @@ mod flood;
 mod ingest;
 mod relay;
 mod rtt;
+mod tls;
 mod window;
 
 /// Every payload line starts with this, so output lines that carry a payload are easy to count.
@@ -50,6 +51,8 @@ enum Mode {
     Rtt(RttArgs),
     /// Many clients connected at once, each sends a few lines; server RSS.
     Many(LoadArgs),
+    /// Connections one at a time, each timed until it could carry a line (with --tls: the handshake).
+    Handshake(HandshakeArgs),
     /// Memory per stored message in a transcript of N messages.
     Window(WindowArgs),
     /// One client floods while the server's output (or log) is read slowly: peak RSS, the flooder's
@@ -81,6 +84,19 @@ struct Common {
     /// One more argument for the sockchat server, repeatable: `--server-arg=--trace` measures the trace.
     #[arg(long = "server-arg", value_name = "ARG", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Both servers serve TLS (`sockchat --tls`, `ncat --ssl`) with one certificate made for the run, and
+    /// every client makes a TLS handshake, pinning it (ingest, relay, handshake).
+    #[arg(long)]
+    tls: bool,
+}
+
+#[derive(Args, Clone)]
+struct HandshakeArgs {
+    /// Connections, made one after another.
+    #[arg(short = 'n', long, default_value_t = 200)]
+    connections: usize,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args, Clone)]
@@ -169,6 +185,7 @@ fn main() {
         Mode::Latency(a) => rtt::latency(&a),
         Mode::Rtt(a) => rtt::rtt(&a),
         Mode::Many(a) => ingest::many(&a),
+        Mode::Handshake(a) => tls::handshake(&a),
         Mode::Window(a) => window::window(&a),
         Mode::Flood(a) => flood::flood(&a),
     };
@@ -318,9 +335,16 @@ impl Server {
         Self::start(bin, &args, port, patterns)
     }
 
-    /// `ncat -lk` (one-way: clients' bytes to stdout) or `ncat -l --chat` (room).
-    fn ncat(port: u16, chat: bool, max_clients: usize, patterns: &[&str]) -> Res<Server> {
+    /// `ncat -lk` (one-way: clients' bytes to stdout) or `ncat -l --chat` (room); `--ssl` with `tls`.
+    fn ncat(
+        port: u16,
+        chat: bool,
+        max_clients: usize,
+        patterns: &[&str],
+        tls: Option<&tls::Tls>,
+    ) -> Res<Server> {
         let mut args: Vec<String> = vec!["-l".into()];
+        args.extend(tls.map(tls::Tls::ncat_args).unwrap_or_default());
         args.push(if chat { "--chat".into() } else { "-k".into() });
         args.extend(["-m".into(), max_clients.to_string(), "127.0.0.1".into(), port.to_string()]);
         Self::start(&PathBuf::from("ncat"), &args, port, patterns)
@@ -429,6 +453,42 @@ fn proc_cpu(pid: u32) -> Option<f64> {
     let ut: f64 = f.get(11)?.parse().ok()?;
     let st: f64 = f.get(12)?.parse().ok()?;
     Some((ut + st) / 100.0)
+}
+
+/// `--tls`: the certificate for this run, made once.
+fn tls_for(c: &Common) -> Res<Option<tls::Tls>> {
+    if c.tls { tls::Tls::new().map(Some) } else { Ok(None) }
+}
+
+/// The sockchat server's extra flags: `--server-arg`s and, with `--tls`, the certificate.
+fn sockchat_extra(c: &Common, tls: Option<&tls::Tls>) -> Vec<String> {
+    let mut v = c.server_args.clone();
+    v.extend(tls.map(tls::Tls::sockchat_args).unwrap_or_default());
+    v
+}
+
+type Halves = (Box<dyn Read + Send>, Box<dyn Write + Send>);
+
+/// A client connection as a reading and a writing half (each for its own thread), over TLS with `tls`.
+fn open(addr: SocketAddr, tls: Option<&tls::Tls>, read_timeout: Option<Duration>) -> Res<Halves> {
+    open_at(addr, tls, read_timeout).map(|(_, h)| h)
+}
+
+/// [`open`], and the connection's local port (what a room server's relay label names).
+fn open_at(addr: SocketAddr, tls: Option<&tls::Tls>, read_timeout: Option<Duration>) -> Res<(u16, Halves)> {
+    let s = connect(addr)?;
+    let _ = s.set_read_timeout(read_timeout);
+    let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
+    Ok((
+        port,
+        match tls {
+            Some(t) => {
+                let (r, w) = t.handshake(s)?;
+                (Box::new(r), Box::new(w))
+            }
+            None => (Box::new(s.try_clone().map_err(|e| format!("clone socket: {e}"))?), Box::new(s)),
+        },
+    ))
 }
 
 fn connect(addr: SocketAddr) -> Res<TcpStream> {

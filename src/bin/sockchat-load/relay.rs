@@ -26,20 +26,17 @@ pub(super) fn relay(a: &LoadArgs) -> Res<()> {
         a.clients, a.lines, a.len, deliveries
     );
     let mut results = Vec::new();
+    let tls = tls_for(&a.common)?;
+    let extra = sockchat_extra(&a.common, tls.as_ref());
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
         let srv = match kind {
-            Kind::Sockchat => Server::sockchat(
-                &bin,
-                port,
-                "room",
-                a.clients + 16,
-                &["* connected:"],
-                &a.common.server_args,
-            )?,
-            Kind::Ncat => Server::ncat(port, true, a.clients + 16, &[])?,
+            Kind::Sockchat => {
+                Server::sockchat(&bin, port, "room", a.clients + 16, &["* connected:"], &extra)?
+            }
+            Kind::Ncat => Server::ncat(port, true, a.clients + 16, &[], tls.as_ref())?,
         };
-        let (wall, cpu, integ, done) = relay_once(kind, &srv, a)?;
+        let (wall, cpu, integ, done) = relay_once(kind, &srv, a, tls.as_ref())?;
         let rate = integ.lines as f64 / wall;
         let ok = if done { "" } else { "  INCOMPLETE (timeout or server closed a client)" };
         let checks = if a.count_only {
@@ -74,10 +71,21 @@ struct Cpu {
     clients: f64,
 }
 
-fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrity, bool)> {
+fn relay_once(
+    kind: Kind,
+    srv: &Server,
+    a: &LoadArgs,
+    tls: Option<&tls::Tls>,
+) -> Res<(f64, Cpu, Integrity, bool)> {
     let c = a.clients;
-    let streams: Vec<TcpStream> = (0..c).map(|_| connect(srv.addr)).collect::<Res<_>>()?;
-    let ports: Vec<u16> = streams.iter().map(|s| s.local_addr().map(|a| a.port()).unwrap_or(0)).collect();
+    let timeout = Some(Duration::from_secs(a.common.timeout));
+    let mut streams = Vec::with_capacity(c);
+    let mut ports = Vec::with_capacity(c);
+    for _ in 0..c {
+        let (port, halves) = open_at(srv.addr, tls, timeout)?;
+        ports.push(port);
+        streams.push(halves);
+    }
     // Everyone must be in the room before anyone speaks, or early lines miss late joiners.
     let joined = Instant::now() + Duration::from_secs(10);
     match kind {
@@ -91,8 +99,7 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrit
     let ports = Arc::new(ports);
     let go = Arc::new(Barrier::new(2 * c + 1));
     let mut handles = Vec::new();
-    for (i, s) in streams.into_iter().enumerate() {
-        let mut w = s.try_clone().map_err(|e| format!("clone socket: {e}"))?;
+    for (i, (s, mut w)) in streams.into_iter().enumerate() {
         let (go_w, go_r) = (go.clone(), go.clone());
         let (lines, len, timeout, count_only) = (a.lines, a.len, a.common.timeout, a.count_only);
         let ports = ports.clone();
@@ -109,7 +116,6 @@ fn relay_once(kind: Kind, srv: &Server, a: &LoadArgs) -> Res<(f64, Cpu, Integrit
             start
         });
         let reader = std::thread::spawn(move || {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(timeout)));
             go_r.wait();
             let want = ((c - 1) * lines) as u64;
             let deadline = Instant::now() + Duration::from_secs(timeout);
@@ -170,7 +176,7 @@ fn relay_header(line: &[u8]) -> Option<(u16, &[u8])> {
 }
 
 /// Reads until `want` payloads have arrived, counting them and nothing else (`--count-only`).
-fn count_relayed(mut s: TcpStream, want: u64, deadline: Instant) -> (Integrity, bool) {
+fn count_relayed(mut s: impl Read, want: u64, deadline: Instant) -> (Integrity, bool) {
     let mut integ = Integrity::default();
     let mut buf = vec![0u8; 256 * 1024];
     let mut have = 0;
@@ -201,7 +207,7 @@ fn count_relayed(mut s: TcpStream, want: u64, deadline: Instant) -> (Integrity, 
 /// sockchat labels with `[from ADDR HOST NAME] `; ncat `--chat` with `<userN> `, where N is its file
 /// descriptor, so for ncat a label is checked for naming the same client every time it appears.
 fn read_relayed(
-    mut s: TcpStream,
+    mut s: impl Read,
     me: usize,
     want: u64,
     len: usize,

@@ -64,6 +64,9 @@ pub(super) fn latency(a: &LatencyArgs) -> Res<()> {
 
 /// Client A writes a line into a room, client B reads it back: both servers' relay path, end to end.
 pub(super) fn rtt(a: &RttArgs) -> Res<()> {
+    if a.common.tls {
+        return Err("rtt does not speak TLS yet; --tls works with ingest, relay and handshake".into());
+    }
     let bin = sockchat_bin(&a.common)?;
     for kind in kinds(a.common.target, a.common.runs) {
         let port = free_port()?;
@@ -72,7 +75,7 @@ pub(super) fn rtt(a: &RttArgs) -> Res<()> {
             (Kind::Sockchat, false) => {
                 Server::sockchat(&bin, port, "room", 16, &["* connected:"], &a.common.server_args)?
             }
-            (Kind::Ncat, false) => Server::ncat(port, true, 16, &[])?,
+            (Kind::Ncat, false) => Server::ncat(port, true, 16, &[], None)?,
             (Kind::Sockchat, true) => {
                 let args: Vec<String> =
                     ["server", &format!("127.0.0.1:{port}"), "--mode", "duplex", "--headless"]

@@ -45,7 +45,13 @@ pub(crate) struct Announcer {
 impl Announcer {
     /// Announces the server listening on `local`. Failures are reported on `sink` as non-fatal errors
     /// ("discovery is off: ...") and the server goes on.
-    pub(crate) fn start(cfg: &AnnounceConfig, local: SocketAddr, mode: Mode, sink: EventSink) -> Announcer {
+    pub(crate) fn start(
+        cfg: &AnnounceConfig,
+        local: SocketAddr,
+        mode: Mode,
+        tls: bool,
+        sink: EventSink,
+    ) -> Announcer {
         let (poke, poked) = crossbeam_channel::bounded(1);
         let (stop, stopped) = crossbeam_channel::bounded(1);
         let count = ClientCount { n: Arc::default(), poke };
@@ -54,7 +60,7 @@ impl Announcer {
         let thread = std::thread::Builder::new()
             .name("sockchat-announce".into())
             .spawn(move || {
-                if let Err(why) = announce(&cfg, local, mode, &n, &poked, &stopped, &sink) {
+                if let Err(why) = announce(&cfg, local, (mode, tls), &n, &poked, &stopped, &sink) {
                     sink.error(
                         None,
                         format!("discovery is off: {why}; clients can still connect by address"),
@@ -98,18 +104,23 @@ struct Record {
     port: u16,
     name: String,
     mode: Mode,
+    /// Serves TLS: `tls=1` in the TXT record, so a client that picks it turns TLS on.
+    tls: bool,
     /// Interfaces the announcement is limited to (`IfKind::All` when not limited).
     on: IfKind,
 }
 
 impl Record {
     fn info(&self, clients: usize) -> Result<ServiceInfo, String> {
-        let txt = [
+        let mut txt = vec![
             ("mode", self.mode.label().to_string()),
             ("name", super::cut(&self.name, 200).to_string()),
             ("clients", clients.to_string()),
             ("version", env!("CARGO_PKG_VERSION").to_string()),
         ];
+        if self.tls {
+            txt.push(("tls", "1".to_string()));
+        }
         let info = match self.ip {
             Some(ip) => ServiceInfo::new(SERVICE_TYPE, &self.instance, &self.host, ip, self.port, &txt[..]),
             // Listening on every interface: the daemon fills in each interface's addresses, and follows
@@ -123,16 +134,18 @@ impl Record {
     }
 }
 
-/// The thread's body: register, keep the count current until stopped, then unregister.
+/// The thread's body: register, keep the count current until stopped, then unregister. `served` is the
+/// server's mode and whether it speaks TLS: what the TXT record tells browsers.
 fn announce(
     cfg: &AnnounceConfig,
     local: SocketAddr,
-    mode: Mode,
+    served: (Mode, bool),
     n: &AtomicUsize,
     poked: &Receiver<()>,
     stopped: &Receiver<()>,
     sink: &EventSink,
 ) -> Result<(), String> {
+    let (mode, tls) = served;
     let host = host_name();
     let name = cfg
         .name
@@ -159,6 +172,7 @@ fn announce(
         port: local.port(),
         name,
         mode,
+        tls,
         on,
     };
     let daemon = ServiceDaemon::new().map_err(|e| format!("cannot start multicast DNS: {e}"))?;

@@ -32,6 +32,8 @@ pub struct FoundServer {
     /// Connected clients, as last announced.
     pub clients: Option<u32>,
     pub version: String,
+    /// It serves TLS (TXT `tls=1`): a client choosing it turns its TLS switch on.
+    pub tls: bool,
 }
 
 impl FoundServer {
@@ -56,6 +58,7 @@ impl FoundServer {
             mode: txt("mode").and_then(|m| Mode::ALL.into_iter().find(|x| x.label() == m)),
             clients: txt("clients").and_then(|c| c.parse().ok()),
             version: txt("version").unwrap_or_default(),
+            tls: txt("tls").is_some_and(|v| v == "1"),
         }
     }
 }
@@ -217,6 +220,7 @@ mod tests {
             mode: Some(Mode::Room),
             clients: Some(clients),
             version: "0".into(),
+            tls: false,
         }
     }
 

@@ -81,7 +81,7 @@ impl Shared {
                 format!("too many connections from your address ({per_addr}), close one and try again"),
                 format!("too many connections from this address ({per_addr})"),
             ))
-        } else if st.clients.len() >= self.cfg.max_clients {
+        } else if st.clients.len() + st.pending >= self.cfg.max_clients {
             let max = self.cfg.max_clients;
             Some((
                 format!("server full ({max} clients), try again later"),
@@ -111,8 +111,122 @@ impl Shared {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // One descriptor for the reader and the writer, as in server.c.
         let stream = Sock::new(stream, Lane::Conn(id), &self.sink);
-        let (reader_stream, writer_stream) = (stream.clone(), stream.clone());
+        if let Some(config) = &self.tls {
+            // The handshake runs on the connection's own thread (its reader-to-be), never here: a
+            // client that never finishes it holds up nobody but itself, until the timeout.
+            st.reserve(addr.ip());
+            drop(st);
+            let (sh, config, sock) = (self.clone(), config.clone(), stream.clone());
+            let reader = std::thread::Builder::new()
+                .name(format!("sockchat-r{id}"))
+                .spawn(move || sh.handshake(id, sock, addr, config));
+            let fd = stream.fd().unwrap_or(-1);
+            let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
+                format!("sockchat-r{id}: TLS handshake, then reads fd {fd}")
+            });
+            self.sink.ended(rec, &reader, |_| "0".into());
+            match reader {
+                Ok(r) => self.keep_thread(r),
+                Err(e) => {
+                    self.write().unreserve(addr.ip());
+                    let _ = stream.shutdown(Shutdown::Both, &self.sink);
+                    self.refuse(addr, format!("cannot start thread: {e}"));
+                }
+            }
+            return;
+        }
+        if let Some(r) = self.enter(st, id, stream, addr, None) {
+            let sh = self.clone();
+            let reader = std::thread::Builder::new()
+                .name(format!("sockchat-r{id}"))
+                .spawn(move || sh.read_loop(id, &r.stream, &r.slot, &r.reason, r.name_wait, None));
+            self.started(id, addr, "r", &reader);
+            match reader {
+                Ok(r) => self.keep_thread(r),
+                Err(e) => self.no_reader(id, e),
+            }
+        }
+    }
+
+    /// A TLS client's thread: the handshake (bounded by `tls::HANDSHAKE_TIMEOUT`), then its reading.
+    fn handshake(
+        self: &Arc<Self>,
+        id: PeerId,
+        sock: Arc<Sock>,
+        addr: SocketAddr,
+        config: Arc<rustls::ServerConfig>,
+    ) {
+        let deadline = Instant::now() + tls::HANDSHAKE_TIMEOUT;
+        let done = rustls::ServerConnection::new(config)
+            .map(rustls::Connection::Server)
+            .map_err(|e| tls::handshake::Failed::Tls { error: e, first: Vec::new() })
+            .and_then(|mut conn| tls::handshake::run(&mut conn, &sock, &self.sink, deadline).map(|()| conn));
+        let conn = match done {
+            Ok(c) => c,
+            Err(f) => {
+                self.write().unreserve(addr.ip());
+                if let tls::handshake::Failed::Timeout { first } | tls::handshake::Failed::Tls { first, .. } =
+                    &f
+                    && tls::handshake::plain_text(first).is_some()
+                {
+                    // A plain client shows lines from the server: this one tells its user what to do.
+                    let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
+                    let note = b"sockchat: this server uses TLS (encryption): connect with --tls\n";
+                    let _ = super::super::client::send_traced(&self.sink, &sock, note, &mut Flow::default());
+                }
+                let _ = sock.shutdown(Shutdown::Both, &self.sink);
+                if !matches!(f, tls::handshake::Failed::Stopped) {
+                    self.refuse(addr, tls::handshake::server_words(&f));
+                }
+                return;
+            }
+        };
+        let info = tls::info(&conn, None);
+        let session = Arc::new(Session::new(conn));
+        let mut st = self.write();
+        st.unreserve(addr.ip());
+        if let Some(r) = self.enter(st, id, sock, addr, Some((session, info))) {
+            self.read_loop(id, &r.stream, &r.slot, &r.reason, r.name_wait, r.tls);
+        }
+    }
+
+    fn started(&self, id: PeerId, addr: SocketAddr, role: &str, r: &std::io::Result<JoinHandle<()>>) {
+        let fd = self.read().clients.get(&id).and_then(|c| c.stream.fd()).unwrap_or(-1);
+        let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
+            format!("sockchat-{role}{id}: {}s fd {fd}", if role == "r" { "read" } else { "write" })
+        });
+        self.sink.ended(rec, r, |_| "0".into());
+    }
+
+    /// No reader to report the end, so it is reported here; dropping the queue ends the writer.
+    fn no_reader(&self, id: PeerId, e: std::io::Error) {
+        let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
+        if let Some(c) = self.write().remove(id) {
+            let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
+            let peer = snapshot(&c.slot);
+            self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
+        }
+    }
+
+    /// Makes a connection a client (under the state's lock `st`, taken with its checks): registers it,
+    /// says `Connected`, starts its writer and its name lookup. Returns what its reader needs.
+    fn enter(
+        self: &Arc<Self>,
+        mut st: std::sync::RwLockWriteGuard<'_, State>,
+        id: PeerId,
+        stream: Arc<Sock>,
+        addr: SocketAddr,
+        tls: Option<(Arc<Session>, crate::trust::TlsInfo)>,
+    ) -> Option<Reader> {
+        if st.stopping {
+            drop(st);
+            let _ = stream.shutdown(Shutdown::Both, &self.sink);
+            return None;
+        }
+        let (session, info) = tls.map_or((None, None), |(s, i)| (Some(s), Some(i)));
+        let writer_stream = stream.clone();
         let mut peer = Peer::new(id, addr);
+        peer.tls = info;
         let known = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).cached(addr.ip());
         if let Some(host) = known.clone() {
             peer.host = host;
@@ -121,15 +235,23 @@ impl Shared {
         let reason: ReasonSlot = Arc::default();
         let (tx, rx) = crossbeam_channel::unbounded();
         let queued = Arc::new(AtomicUsize::new(0));
+        let nudge = session.as_ref().map(|s| (s.clone(), tx.clone()));
         let client = Client {
             out: tx,
             queued: queued.clone(),
             sending: Mutex::new(Flow::default()),
-            stream,
+            stream: stream.clone(),
             sink: self.sink.clone(),
             reason: reason.clone(),
             ip: addr.ip(),
+            tls: session.clone(),
+            slot: slot.clone(),
         };
+        // First in the queue, before any line another client or the user sends to this one.
+        if self.cfg.greet && self.cfg.mode != Mode::OneWay {
+            let hello: Bytes = encode_line(&protocol::greeting(self.cfg.mode.label())).into();
+            client.queue(&hello, self.cfg.send_queue_bytes);
+        }
         st.insert(id, client);
         drop(st);
         // Connected goes out before the reader exists, so it precedes every message of this peer; and
@@ -148,43 +270,21 @@ impl Shared {
         let timeout = self.cfg.send_timeout;
         let w_reason = reason.clone();
         let w_sink = self.sink.clone();
-        let writer = std::thread::Builder::new()
-            .name(format!("sockchat-w{id}"))
-            .spawn(move || write_loop(&rx, &queued, &writer_stream, &w_reason, timeout, &w_sink));
-        let fd = reader_stream.fd().unwrap_or(-1);
-        let started = |role: &str, r: &std::io::Result<JoinHandle<()>>| {
-            let rec = self.sink.call("pthread_create", Lane::Conn(id), None, Some(addr), || {
-                format!("sockchat-{role}{id}: {}s fd {fd}", if role == "r" { "read" } else { "write" })
-            });
-            self.sink.ended(rec, r, |_| "0".into());
-        };
-        started("w", &writer);
-        let reader = writer.and_then(|w| {
-            self.keep_thread(w);
-            let sh = self.clone();
-            let r_slot = slot.clone();
-            std::thread::Builder::new()
-                .name(format!("sockchat-r{id}"))
-                .spawn(move || sh.read_loop(id, &reader_stream, &r_slot, &reason, name_wait))
+        let writer = std::thread::Builder::new().name(format!("sockchat-w{id}")).spawn(move || {
+            write_loop(&rx, &queued, &writer_stream, &w_reason, timeout, &w_sink, session.as_deref())
         });
-        if reader.is_ok() || self.sink.tracing() {
-            started("r", &reader);
-        }
-        match reader {
-            Ok(r) => self.keep_thread(r),
+        self.started(id, addr, "w", &writer);
+        match writer {
+            Ok(w) => self.keep_thread(w),
             Err(e) => {
-                // No reader to report the end, so report it here; dropping the queue ends the writer.
-                let why = DisconnectReason::Error(format!("cannot start thread: {e}"));
-                if let Some(c) = self.write().remove(id) {
-                    let _ = c.stream.shutdown(Shutdown::Both, &self.sink);
-                }
-                let peer = snapshot(&slot);
-                return self.sink.emit(Event::Disconnected { time: model::now(), peer, reason: why });
+                self.no_reader(id, e);
+                return None;
             }
         }
         if known.is_none() {
-            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot, answered);
+            self.resolver.lock().unwrap_or_else(PoisonError::into_inner).lookup(slot.clone(), answered);
         }
+        Some(Reader { stream, slot, reason, name_wait, tls: nudge })
     }
 
     fn keep_thread(&self, h: JoinHandle<()>) {
@@ -192,4 +292,13 @@ impl Shared {
         threads.retain(|h| !h.is_finished());
         threads.push(h);
     }
+}
+
+/// What a client's reader needs, from [`Shared::enter`].
+pub(super) struct Reader {
+    stream: Arc<Sock>,
+    slot: PeerSlot,
+    reason: ReasonSlot,
+    name_wait: Option<Receiver<()>>,
+    tls: Option<(Arc<Session>, crossbeam_channel::Sender<Bytes>)>,
 }

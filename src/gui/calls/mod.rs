@@ -15,6 +15,7 @@ use egui::{Color32, RichText};
 
 pub use log::{CallLog, LaneInfo, Selected};
 
+use super::keys::{Group, TabStop};
 use super::palette::PeerColors;
 use super::session::{Phase, Session};
 use crate::calls::{Call, CallState, Lane};
@@ -22,11 +23,13 @@ use crate::engine::{Step, TraceMode};
 
 /// The start screen's step-mode switch; `TraceMode::Step` when on (the window records calls anyway).
 pub fn step_switch(ui: &mut egui::Ui, on: &mut bool) {
-    ui.checkbox(on, "Step mode: pause before each set-up call").on_hover_text(
-        "Each set-up call (getaddrinfo, socket, setsockopt, bind, listen, each accept, connect) waits in \
-         the Socket calls panel until you press Next call (or Enter); Run stops pausing. Chat traffic is \
-         never paused.",
-    );
+    ui.checkbox(on, "Step mode: pause before each set-up call")
+        .on_hover_text(
+            "Each set-up call (getaddrinfo, socket, setsockopt, bind, listen, each accept, connect) waits \
+             in the Socket calls panel until you press Next call (or Enter); Run stops pausing. Chat \
+             traffic is never paused.",
+        )
+        .tab(Group::Form);
 }
 
 pub fn trace_mode(step: bool) -> TraceMode {
@@ -119,13 +122,15 @@ fn step_bar(ui: &mut egui::Ui, s: &mut Session) {
             ui.horizontal(|ui| {
                 let next = ui
                     .add_enabled(!answered, egui::Button::new(RichText::new("Next call").strong()))
-                    .on_hover_text("Make this call now (Enter)");
+                    .on_hover_text("Make this call now (Enter)")
+                    .tab(Group::Calls);
                 if next.clicked() {
                     answer = Some(Step::Next);
                 }
                 if ui
                     .add_enabled(!answered, egui::Button::new("Run"))
                     .on_hover_text("Stop pausing: make every call at once from now on")
+                    .tab(Group::Calls)
                     .clicked()
                 {
                     answer = Some(Step::Run);
@@ -135,7 +140,8 @@ fn step_bar(ui: &mut egui::Ui, s: &mut Session) {
                 }
             });
         });
-    let enter = !ui.ctx().egui_wants_keyboard_input()
+    // Only with the keyboard on nothing: Enter on a focused button presses that button, not this one too.
+    let enter = ui.ctx().memory(|m| m.focused().is_none())
         && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
     if enter && !answered {
         answer = Some(Step::Next);

@@ -25,7 +25,7 @@ fn app(request: StartRequest) -> Harness<'static, SockchatApp> {
 fn server() -> Harness<'static, SockchatApp> {
     let mut h = app(StartRequest::Server(ServerConfig { addr: "[::]:7878".into(), ..Default::default() }));
     let addr = "[::]:7878".parse().unwrap();
-    feed(&mut h, Event::Listening { time: model::now(), addr, addrs: vec![addr], fds: None });
+    feed(&mut h, Event::Listening { time: model::now(), addr, addrs: vec![addr], fds: None, tls: None });
     h
 }
 

@@ -60,6 +60,7 @@ pub fn show(ui: &mut egui::Ui, calls: &mut CallLog, colors: &PeerColors) -> Opti
             let (rect, resp) = ui.allocate_exact_size([ui.available_width(), row_h].into(), Sense::click());
             let selected = highlight.contains(&id);
             resp.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &text));
+            let resp = crate::gui::keys::TabStop::tab(resp, crate::gui::keys::Group::Calls);
             let p = ui.painter_at(rect);
             if selected {
                 p.rect_filled(rect, 2.0, vis.selection.bg_fill);

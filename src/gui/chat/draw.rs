@@ -214,7 +214,8 @@ impl ChatLog {
         let size = egui::vec2(text_w + 2.0 * pad.x, ui.spacing().interact_size.y);
         let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
         let min = out.inner_rect.right_bottom() - size - egui::vec2(scrollbar + 8.0, 8.0);
-        if ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text)).clicked() {
+        let jump = ui.put(egui::Rect::from_min_size(min, size), egui::Button::new(text));
+        if crate::gui::keys::TabStop::tab(jump, crate::gui::keys::Group::History).clicked() {
             // Following again: the next frame puts the newest line at the view's foot.
             self.left_bottom_at = None;
             self.top = None;

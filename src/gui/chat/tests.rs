@@ -49,6 +49,7 @@ fn sample() -> ChatLog {
             addr: "0.0.0.0:7311".parse().unwrap(),
             addrs: vec![],
             fds: None,
+            tls: None,
         },
         &none,
     );

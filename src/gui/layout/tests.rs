@@ -64,8 +64,13 @@ fn server(size: [f32; 2], present: bool, lines: u64) -> Harness<'static, Sockcha
     let cfg = ServerConfig { addr: "[::]:7878".into(), mode: Mode::Room, ..Default::default() };
     let mut h = harness(StartRequest::Server(cfg), size, present);
     let addrs = vec!["192.0.2.10:7878".parse().unwrap(), "[2001:db8::10]:7878".parse().unwrap()];
-    let mut evs =
-        vec![Event::Listening { time: model::now(), addr: "[::]:7878".parse().unwrap(), addrs, fds: None }];
+    let mut evs = vec![Event::Listening {
+        time: model::now(),
+        addr: "[::]:7878".parse().unwrap(),
+        addrs,
+        fds: None,
+        tls: None,
+    }];
     let peers = [peer(1, 40001, "ann"), peer(2, 40002, "bob"), peer(3, 40003, "carl")];
     for p in &peers {
         evs.push(Event::Connected { time: model::now(), peer: p.clone() });
