@@ -913,20 +913,23 @@ fn after_a_disconnect_the_next_cards_stay_put_until_the_pointer_leaves_the_list(
     assert!(now.top() < before.top(), "{now:?} vs {before:?}");
 }
 
-/// The fill colours of the rectangles drawn in the last frame.
+/// The fill colours of the rectangles drawn in the last frame between the top bar and the send row: the
+/// history's marks, not a switch of the bar shown as on (the Client list toggle) in the same colour.
 fn fills(h: &Harness<'static, SockchatApp>) -> Vec<egui::Color32> {
-    fn walk(shape: &egui::Shape, out: &mut Vec<egui::Color32>) {
+    fn walk(shape: &egui::Shape, out: &mut Vec<(egui::Rect, egui::Color32)>) {
         match shape {
             egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
-            egui::Shape::Rect(r) => out.push(r.fill),
+            egui::Shape::Rect(r) => out.push((r.rect, r.fill)),
             _ => {}
         }
     }
+    let below = h.get_by_label("Stop server").rect().bottom();
+    let above = h.get_by_label("Message").rect().top();
     let mut out = Vec::new();
     for c in &h.output().shapes {
         walk(&c.shape, &mut out);
     }
-    out
+    out.into_iter().filter(|(r, _)| r.top() >= below && r.bottom() <= above).map(|(_, c)| c).collect()
 }
 
 /// Find in history: Ctrl+F opens the bar with the field focused, a word shows "1 of N" and marks the

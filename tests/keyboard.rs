@@ -142,13 +142,14 @@ fn the_start_screen_and_a_servers_chat_view_are_used_by_keyboard_alone() {
     let peer = TcpStream::connect(addr).unwrap();
     wait_for(&mut h, "the client", |h| has_text(h, "Clients (1)"));
 
-    // The chat view: the send box first, then Send, the recipient, the bar left to right, the address
-    // to copy, the client list.
+    // The chat view: the send box first, then Send, the recipient, the bar left to right (the server's
+    // Client list switch among its switches), the address to copy, the client list.
     let chat = [
         "Message",
         "Send",
         "To",
         "Stop server",
+        "Client list",
         "Socket calls",
         "Save transcript...",
         "Present",

@@ -88,6 +88,11 @@ impl ChatLog {
         let err_bg = Color32::from_rgba_unmultiplied(0xd0, 0x30, 0x30, 36);
         let found_bg = Color32::from_rgba_unmultiplied(0xe0, 0xb0, 0x20, 60);
         ui.spacing_mut().item_spacing.y = 1.0;
+        // No rubber band: this view sets its offset itself every frame (below), and egui springs an
+        // offset past last frame's end back towards it, leaving a velocity that then coasts the view up
+        // the history frame after frame. A rewrap that adds rows (a narrower window, larger type) puts the
+        // newest line's offset past last frame's end every time.
+        ui.spacing_mut().scroll.kinetic.rubber_band = false;
         let total = self.total_lines();
         let mut labels = std::mem::take(&mut self.labels);
         let pitch = row_h + ui.spacing().item_spacing.y;

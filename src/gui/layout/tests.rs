@@ -55,7 +55,8 @@ fn line(from: &Arc<Peer>, seq: u64, text: String) -> Event {
 
 /// Line `i` of a history whose lines wrap differently at every width: every third is long.
 fn text(i: u64) -> String {
-    let tail = if i % 3 == 0 { " and then some words that go on and on ".repeat(3) } else { String::new() };
+    let tail =
+        if i.is_multiple_of(3) { " and then some words that go on and on ".repeat(3) } else { String::new() };
     format!("line number {i:04}{tail}")
 }
 
@@ -104,18 +105,59 @@ fn window(h: &Harness<'static, SockchatApp>) -> Rect {
     h.ctx.content_rect()
 }
 
-/// The rectangles of the chat rows laid out, by their line number, top to bottom.
+/// A history entry as laid out: its line number, the rectangle of its rows drawn, and whether its first
+/// row (the one with the time) is among them.
+#[derive(Debug, Clone, Copy)]
+struct Shown {
+    number: u64,
+    rect: Rect,
+    whole_top: bool,
+}
+
+/// The history entries laid out, top to bottom. A row is a label starting with the time (an entry's
+/// first row) or with the time's indent (a continuation: narrow windows and projector type wrap an entry
+/// over several rows, "line number" on one and "0055" on the next); an entry's rows are joined to read its
+/// number.
 fn rows(h: &Harness<'static, SockchatApp>) -> Vec<(u64, Rect)> {
-    let mut v: Vec<(u64, Rect)> = h
-        .query_all_by_label_contains("line number ")
-        .filter_map(|n| {
-            let label = n.accesskit_node().value().or_else(|| n.accesskit_node().label())?;
-            let at = label.find("line number ")? + "line number ".len();
-            Some((label.get(at..at + 4)?.parse().ok()?, n.rect()))
-        })
+    entries(h).into_iter().map(|e| (e.number, e.rect)).collect()
+}
+
+fn entries(h: &Harness<'static, SockchatApp>) -> Vec<Shown> {
+    const INDENT: &str = "         ";
+    let is_time = |t: &str| {
+        let b = t.as_bytes();
+        b.len() > 9
+            && b[2] == b':'
+            && b[5] == b':'
+            && b[8] == b' '
+            && t[..2].bytes().all(|c| c.is_ascii_digit())
+    };
+    let mut lines: Vec<(String, Rect)> = h
+        .query_all_by_role(egui::accesskit::Role::Label)
+        .filter_map(|n| Some((n.accesskit_node().value()?.to_string(), n.rect())))
+        .filter(|(t, _)| is_time(t) || t.starts_with(INDENT))
         .collect();
-    v.sort_by(|a, b| a.1.top().total_cmp(&b.1.top()));
-    v
+    lines.sort_by(|a, b| a.1.top().total_cmp(&b.1.top()));
+    let mut groups: Vec<(String, Rect, bool)> = Vec::new();
+    for (t, r) in lines {
+        match groups.last_mut() {
+            Some((text, rect, _)) if !is_time(&t) => {
+                text.push_str(&t[INDENT.len()..]);
+                *rect = rect.union(r);
+            }
+            _ => {
+                let first = is_time(&t);
+                groups.push((t, r, first));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|(t, rect, whole_top)| {
+            let at = t.find("line number ")? + "line number ".len();
+            Some(Shown { number: t.get(at..at + 4)?.parse().ok()?, rect, whole_top })
+        })
+        .collect()
 }
 
 /// The status in the top bar: the server's mode, or whom a client is connected to.
@@ -166,25 +208,15 @@ fn after_a_resize_the_newest_lines_still_show() {
 #[test]
 fn a_resize_keeps_the_line_being_read_at_the_top() {
     let mut h = client([1000.0, 700.0], false, 400);
-    h.hover_at(egui::pos2(300.0, 300.0));
-    h.event(egui::Event::MouseWheel {
-        unit: egui::MouseWheelUnit::Point,
-        delta: egui::vec2(0.0, 2000.0),
-        phase: egui::TouchPhase::Move,
-        source: egui::MouseWheelSource::Wheel,
-        modifiers: egui::Modifiers::NONE,
-    });
-    h.run();
-    // Moved off the list, so the pointer is on no row when the size changes.
-    h.hover_at(egui::pos2(5.0, 5.0));
-    h.run();
+    // Up the history to line 150 (the find bar brings it near the top), as one reading it would be.
+    open_find(&mut h, "number 0150");
     let first_whole = |h: &Harness<'static, SockchatApp>| {
         let (top, _) = chat_band(h);
-        rows(h).into_iter().find(|(_, r)| r.top() >= top - 0.5).map(|(n, _)| n)
+        entries(h).into_iter().find(|e| e.whole_top && e.rect.top() >= top - 0.5).map(|e| e.number)
     };
     let reading = first_whole(&h).expect("rows in view");
-    assert!(reading < 380, "scrolled up, to line {reading}");
-    for size in [SMALL, [1280.0, 800.0], [700.0, 500.0]] {
+    assert!((140..=150).contains(&reading), "found line 150, the view starts at line {reading}");
+    for size in [SMALL, [1280.0, 800.0], [700.0, 500.0], [1000.0, 700.0]] {
         h.set_size(size.into());
         h.run();
         let now = first_whole(&h).expect("rows in view");
@@ -223,8 +255,12 @@ fn key_controls(h: &Harness<'static, SockchatApp>, server: bool) -> Vec<(&'stati
         ("Next", h.get_by_role_and_label(Role::Button, "Next").rect()),
         ("Close", h.get_by_role_and_label(Role::Button, "Close").rect()),
     ];
+    // The client list's toggle, in the bar, or in "More" where projector type leaves no room for it.
     if server {
-        v.push(("client list toggle", h.get_by_label("Client list").rect()));
+        match h.query_by_label("Client list") {
+            Some(t) => v.push(("client list toggle", t.rect())),
+            None => v.push(("More", h.get_by_role_and_label(Role::Button, "More").rect())),
+        }
     }
     v
 }
@@ -237,6 +273,12 @@ fn at_the_smallest_size_every_key_control_fits_and_none_overlaps() {
             open_find(&mut h, "number 003");
             let what = format!("{} present {present}", if is_server { "server" } else { "client" });
             assert_eq!(fit(window(&h), &key_controls(&h, is_server)), Ok(()), "{what}");
+            if is_server && h.query_by_label("Client list").is_none() {
+                h.get_by_label("More").click();
+                h.run();
+                let toggle = h.get_by_label("Client list").rect();
+                assert_eq!(fit(window(&h), &[("client list toggle in More", toggle)]), Ok(()), "{what}");
+            }
         }
     }
 }
@@ -272,16 +314,22 @@ fn the_client_list_shrinks_with_the_window_folds_away_and_is_remembered() {
 }
 
 #[test]
-fn projector_rows_stay_clear_of_the_client_list() {
-    for size in [[800.0, 600.0], [1280.0, 800.0]] {
-        let mut h = server(size, true, 60);
-        if h.query_by_label_contains("Clients (").is_none() {
-            h.get_by_label("Client list").click();
-            h.run();
-        }
-        let list = h.get_by_label_contains("Clients (").rect();
-        let rows = rows(&h);
-        assert!(!rows.is_empty());
+fn in_projector_type_the_client_list_folds_sooner_and_rows_stay_clear_of_it() {
+    let heading =
+        |h: &Harness<'static, SockchatApp>| h.query_by_label_contains("Clients (").map(|n| n.rect());
+    // 800 px of projector type leave too little for the chat beside the list: it folds away by itself.
+    let mut h = server([800.0, 600.0], true, 60);
+    assert!(heading(&h).is_none(), "the list folds away at 800 px in projector type");
+    h.get_by_label("Client list").click();
+    h.run();
+    let mut shown = vec![([800.0, 600.0], heading(&h).expect("shown by its toggle"), rows(&h))];
+    // 1280 px hold both; the list is wider than at normal type (its text is larger).
+    let h = server([1280.0, 800.0], true, 60);
+    let list = heading(&h).expect("the list beside the chat at 1280 px");
+    assert!(1280.0 - list.left() > 270.0 + 8.0, "wider in projector type: starts at {}", list.left());
+    shown.push(([1280.0, 800.0], list, rows(&h)));
+    for (size, list, rows) in shown {
+        assert!(!rows.is_empty(), "{size:?}: rows laid out");
         for (n, r) in rows {
             assert!(
                 r.right() <= list.left(),
