@@ -82,11 +82,17 @@ pub fn fingerprint_banner(ui: &mut egui::Ui, fp: &Fingerprint, present: bool) {
                     RichText::new(format!("{LOCK} Encrypted. Fingerprint")).color(ink).size(lead).strong(),
                 );
                 copy_button(ui, fp);
-                ui.label(RichText::new("clients check it matches theirs").color(ink).size(lead * 0.85))
-                    .on_hover_text(
-                        "The first time a client connects, its window shows the fingerprint of the server it \
+                // Cut (whole on hover) where a narrow projector window has no room for it.
+                ui.add(
+                    egui::Label::new(
+                        RichText::new("clients check it matches theirs").color(ink).size(lead * 0.85),
+                    )
+                    .truncate(),
+                )
+                .on_hover_text(
+                    "The first time a client connects, its window shows the fingerprint of the server it \
                          reached. If every group matches this one, nobody is in between.",
-                    );
+                );
             });
             let size = fitted(ui, fp, if present { PRESENT_SIZE } else { SIZE });
             lines(ui, fp, size, Some(ink));

@@ -102,9 +102,21 @@ impl SockchatApp {
                         }
                         Phase::Stopping => ui.spacing().interact_size.y,
                     };
+                    // The TLS marker before the status (a client's lock or "plain", a TLS server's lock).
+                    let marker = if s.phase == Phase::Live && (!is_server || s.fingerprint.is_some()) {
+                        let m = if s.server.as_ref().is_some_and(|p| p.tls.is_none()) && !is_server {
+                            "plain".to_string()
+                        } else {
+                            format!("{} TLS", super::trust::LOCK)
+                        };
+                        layout::text_width(ui, &m, egui::TextStyle::Body) + gap
+                    } else {
+                        0.0
+                    };
                     let status_w = layout::text_width(ui, &text, egui::TextStyle::Body)
                         .min(110.0 * layout::scale(present))
-                        + gap;
+                        + gap
+                        + marker;
                     let room = ui.available_width() - ends - status_w - 2.0 * gap - 6.0;
                     let switches: Vec<Switch> = [
                         is_server.then_some(Switch::Clients),
@@ -373,17 +385,19 @@ impl SockchatApp {
                     s.focus_send = false;
                 }
             });
-            ui.horizontal_wrapped(|ui| {
-                // The footer reads on a projector too: body size there, not the small style.
-                let footer = |t: &str| if present { RichText::new(t).weak() } else { RichText::new(t).small().weak() };
+            // The footer reads on a projector too: body size there, not the small style. One row: the
+            // zoom keys are cut where the window is narrow (whole on hover), as a second row of them would
+            // take a row from the history of a small window.
+            let footer = |t: &str| if present { RichText::new(t).weak() } else { RichText::new(t).small().weak() };
+            ui.horizontal(|ui| {
                 ui.label(footer(&entries(s.chat.len())));
-                ui.label(footer(ZOOM_HINT));
-                if let Some((ok, msg)) = &self.save.status {
-                    let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
-                    // Body size: the outcome of a save is read here, not in fine print.
-                    ui.label(RichText::new(msg).color(c));
-                }
+                ui.add(egui::Label::new(footer(ZOOM_HINT)).truncate()).on_hover_text(ZOOM_HINT);
             });
+            if let Some((ok, msg)) = &self.save.status {
+                let c = if *ok { ui.visuals().weak_text_color() } else { ui.visuals().error_fg_color };
+                // Body size and whole: the outcome of a save is read here, not in fine print.
+                ui.label(RichText::new(msg).color(c));
+            }
             ui.add_space(2.0);
         });
 

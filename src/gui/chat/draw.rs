@@ -96,8 +96,11 @@ impl ChatLog {
         let total = self.total_lines();
         let mut labels = std::mem::take(&mut self.labels);
         let pitch = row_h + ui.spacing().item_spacing.y;
-        // The view's height and the bottom offset as of this frame (a resize changes both).
-        let view_h = ui.available_height();
+        // The view's height and the bottom offset as of this frame (a resize changes both). egui is told
+        // the same height (its own floor is 64 points): with less room than that (a small window in
+        // projector type, with the addresses and the fingerprint above) the two would disagree on the rows
+        // to draw, and the check below would ask for another frame every frame.
+        let view_h = ui.available_height().max(1.0);
         let content_h = (total as f32 * pitch - ui.spacing().item_spacing.y).max(0.0)
             + ui.spacing().scroll.content_margin.sum().y;
         let bottom = (content_h - view_h).max(0.0);
@@ -116,8 +119,10 @@ impl ChatLog {
         };
         // Not sticking to the bottom in the frame that reveals a line: egui would put a view that was
         // following the newest line straight back there, over the offset asked for.
-        let mut area =
-            egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(reveal.is_none());
+        let mut area = egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .min_scrolled_height(view_h)
+            .stick_to_bottom(reveal.is_none());
         if let Some(y) = offset {
             area = area.vertical_scroll_offset(y.clamp(0.0, bottom));
         }
@@ -171,16 +176,18 @@ impl ChatLog {
         // The wheel or the scroll bar moved the view after the rows were picked: draw again now rather
         // than show the old rows until the next event.
         let y = out.state.clamped_offset().y;
-        if first_drawn.is_some_and(|f| f != first_row(y, view_h, pitch, total)) {
+        if first_drawn.is_some_and(|f| f != first_row(y, out.inner_rect.height(), pitch, total)) {
             ui.ctx().request_repaint();
         }
-        let line = (y / pitch).floor() as usize;
+        // The anchor is the first row drawn whole (the one above it may show only its foot): that is the
+        // row being read, and the one a rewrap keeps at the top, a sliver of the row above it or not.
+        let line = (y / pitch - 0.01).ceil().max(0.0) as usize;
         self.top = self.locate(line).map(|(i, sub)| (self.trimmed + i, sub, y - line as f32 * pitch));
         self.jump_button(ui, &out, row_h);
     }
 
-    /// The offset that puts `top` (an entry's number, one of its wrapped lines, how far into that line
-    /// the view starts) at the top of the view, as the lines are wrapped now.
+    /// The offset that puts `top` (an entry's number, one of its wrapped lines, where the view starts from
+    /// that line's top) at the top of the view, as the lines are wrapped now.
     fn anchored(&self, (number, sub, into): (usize, usize, f32), pitch: f32) -> Option<f32> {
         let Some(i) = number.checked_sub(self.trimmed) else {
             // The line left the history: the oldest one kept is the nearest.

@@ -13,6 +13,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use crate::engine::{ClientConfig, Mode, ServerConfig};
 use crate::gui::{Session, SockchatApp, StartRequest};
 use crate::model::{self, Event, Message, Origin, Peer};
+use crate::trust::Fingerprint;
 
 const SMALL: [f32; 2] = [520.0, 360.0];
 
@@ -62,6 +63,16 @@ fn text(i: u64) -> String {
 
 /// A room server on two addresses with three clients and `lines` lines from them.
 fn server(size: [f32; 2], present: bool, lines: u64) -> Harness<'static, SockchatApp> {
+    server_tls(size, present, lines, None)
+}
+
+/// As [`server`], serving TLS with certificate `tls` (its fingerprint under the addresses) if given.
+fn server_tls(
+    size: [f32; 2],
+    present: bool,
+    lines: u64,
+    tls: Option<Fingerprint>,
+) -> Harness<'static, SockchatApp> {
     let cfg = ServerConfig { addr: "[::]:7878".into(), mode: Mode::Room, ..Default::default() };
     let mut h = harness(StartRequest::Server(cfg), size, present);
     let addrs = vec!["192.0.2.10:7878".parse().unwrap(), "[2001:db8::10]:7878".parse().unwrap()];
@@ -70,7 +81,7 @@ fn server(size: [f32; 2], present: bool, lines: u64) -> Harness<'static, Sockcha
         addr: "[::]:7878".parse().unwrap(),
         addrs,
         fds: None,
-        tls: None,
+        tls,
     }];
     let peers = [peer(1, 40001, "ann"), peer(2, 40002, "bob"), peer(3, 40003, "carl")];
     for p in &peers {
@@ -122,22 +133,27 @@ fn rows(h: &Harness<'static, SockchatApp>) -> Vec<(u64, Rect)> {
     entries(h).into_iter().map(|e| (e.number, e.rect)).collect()
 }
 
-fn entries(h: &Harness<'static, SockchatApp>) -> Vec<Shown> {
-    const INDENT: &str = "         ";
-    let is_time = |t: &str| {
-        let b = t.as_bytes();
-        b.len() > 9
-            && b[2] == b':'
-            && b[5] == b':'
-            && b[8] == b' '
-            && t[..2].bytes().all(|c| c.is_ascii_digit())
-    };
+const INDENT: &str = "         ";
+
+/// Whether `t` starts as an entry's first row does: with the time.
+fn is_time(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() > 9 && b[2] == b':' && b[5] == b':' && b[8] == b' ' && t[..2].bytes().all(|c| c.is_ascii_digit())
+}
+
+/// The chat's rows laid out (each a label: the time or its indent, then text), top to bottom.
+fn chat_rows(h: &Harness<'static, SockchatApp>) -> Vec<(String, Rect)> {
     let mut lines: Vec<(String, Rect)> = h
         .query_all_by_role(egui::accesskit::Role::Label)
         .filter_map(|n| Some((n.accesskit_node().value()?.to_string(), n.rect())))
         .filter(|(t, _)| is_time(t) || t.starts_with(INDENT))
         .collect();
     lines.sort_by(|a, b| a.1.top().total_cmp(&b.1.top()));
+    lines
+}
+
+fn entries(h: &Harness<'static, SockchatApp>) -> Vec<Shown> {
+    let lines = chat_rows(h);
     let mut groups: Vec<(String, Rect, bool)> = Vec::new();
     for (t, r) in lines {
         match groups.last_mut() {
@@ -281,6 +297,31 @@ fn at_the_smallest_size_every_key_control_fits_and_none_overlaps() {
             }
         }
     }
+}
+
+#[test]
+fn a_tls_server_in_projector_type_at_the_smallest_size_still_shows_its_newest_line() {
+    // Addresses and fingerprint above, send row and footer below: the history between is less than
+    // egui's smallest scroll view (64 points), and still settles (no frame after frame of repaints) with
+    // the newest line in it. The footer takes one row, the zoom keys cut rather than wrapped onto a
+    // second below a four-digit count.
+    let mut h = server_tls(SMALL, true, 1001, Some(Fingerprint([0x5a; 32])));
+    assert!(h.query_by_label("Copy fingerprint").is_some(), "the fingerprint shows");
+    assert_eq!(newest_shows(&h, 1000), Ok(()));
+    let count = h.get_by_label_contains(" entries").rect();
+    let keys = h.get_by_label_contains("Ctrl+0").rect();
+    let one_row = (keys.top() - count.top()).abs() < 1.0 && (keys.bottom() - count.bottom()).abs() < 1.0;
+    assert!(one_row, "one footer row: the count at {count:?}, the zoom keys at {keys:?}");
+    assert!(keys.right() <= window(&h).right() + 0.5, "the zoom keys cut at the window's edge: {keys:?}");
+    // The find bar open too leaves the history less than a row: still following, the newest line's
+    // last row at the view's foot.
+    open_find(&mut h, "no such words");
+    let (top, bottom) = chat_band(&h);
+    assert!(bottom - top < 64.0, "less than egui's smallest scroll view: {top}..{bottom}");
+    let (text, last) = chat_rows(&h).pop().expect("a row laid out");
+    // The newest entry ends with its number; the send row's margin lies between the view and the box.
+    let at_foot = last.bottom() <= bottom + 0.5 && last.bottom() > bottom - 24.0;
+    assert!(text.ends_with("1000") && at_foot, "the last row {text:?} at {last:?}, the send box at {bottom}");
 }
 
 #[test]
