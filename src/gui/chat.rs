@@ -147,9 +147,9 @@ pub struct ChatLog {
     labels: Labels,
     /// Entries there were when the user scrolled up from the newest line; `None` while following.
     left_bottom_at: Option<usize>,
-    /// While the user reads older lines: the entry (by number) and its wrapped line drawn whole at the top
-    /// of the view, and where the view starts from that line's top (zero or less: a sliver of the line
-    /// above may show), so a rewrap (a resize) keeps the line in place.
+    /// While the user reads older lines: the entry (by number) and its wrapped line kept in place through
+    /// a rewrap (a resize), and where the view starts from that line's top (zero or less: the rows above
+    /// it show). See the end of `show` for which line that is.
     top: Option<(usize, usize, f32)>,
     limit: HistoryLimit,
     /// Bytes of message text held, counted against `limit`.

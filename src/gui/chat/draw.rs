@@ -179,10 +179,20 @@ impl ChatLog {
         if first_drawn.is_some_and(|f| f != first_row(y, out.inner_rect.height(), pitch, total)) {
             ui.ctx().request_repaint();
         }
-        // The anchor is the first row drawn whole (the one above it may show only its foot): that is the
-        // row being read, and the one a rewrap keeps at the top, a sliver of the row above it or not.
+        // The anchor, which a rewrap keeps where it is in the view: the first entry that starts in the view
+        // (the one being read; rows above it end one begun above the view, and a narrower window would
+        // make more of them), else the first row drawn whole.
         let line = (y / pitch - 0.01).ceil().max(0.0) as usize;
-        self.top = self.locate(line).map(|(i, sub)| (self.trimmed + i, sub, y - line as f32 * pitch));
+        let h = out.inner_rect.height();
+        self.top = self.locate(line).map(|(i, sub)| {
+            let next = self.line_start.get(i + 1).copied().filter(|_| i + 1 < self.chars.len());
+            match next {
+                Some(start) if sub > 0 && (start as f32) * pitch < y + h => {
+                    (self.trimmed + i + 1, 0, y - start as f32 * pitch)
+                }
+                _ => (self.trimmed + i, sub, y - line as f32 * pitch),
+            }
+        });
         self.jump_button(ui, &out, row_h);
     }
 

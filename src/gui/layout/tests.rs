@@ -224,20 +224,27 @@ fn after_a_resize_the_newest_lines_still_show() {
 #[test]
 fn a_resize_keeps_the_line_being_read_at_the_top() {
     let mut h = client([1000.0, 700.0], false, 400);
-    // Up the history to line 150 (the find bar brings it near the top), as one reading it would be.
+    // Up the history to line 150 (the find bar brings it near the top), as one reading it would be. The
+    // view then starts in the second row of line 147, which wraps over more rows in a narrower window.
     open_find(&mut h, "number 0150");
+    // The first line that starts in the view, and how far below the view's top it starts.
     let first_whole = |h: &Harness<'static, SockchatApp>| {
         let (top, _) = chat_band(h);
-        entries(h).into_iter().find(|e| e.whole_top && e.rect.top() >= top - 0.5).map(|e| e.number)
+        let e = entries(h).into_iter().find(|e| e.whole_top && e.rect.top() >= top - 0.5)?;
+        Some((e.number, e.rect.top() - top))
     };
-    let reading = first_whole(&h).expect("rows in view");
+    let (reading, below) = first_whole(&h).expect("rows in view");
     assert!((140..=150).contains(&reading), "found line 150, the view starts at line {reading}");
     for size in [SMALL, [1280.0, 800.0], [700.0, 500.0], [1000.0, 700.0]] {
         h.set_size(size.into());
         h.run();
-        let now = first_whole(&h).expect("rows in view");
-        // The same line, or the one before when the first was cut (wrapped rows move by whole lines).
-        assert!(now.abs_diff(reading) <= 1, "resized to {size:?}: top line {now}, was {reading}");
+        let (now, at) = first_whole(&h).expect("rows in view");
+        assert_eq!(now, reading, "resized to {size:?}: the first line in view");
+        // Where it was: not pushed down by the rows of the line above it, rewrapped.
+        assert!(
+            (at - below).abs() < 2.0,
+            "resized to {size:?}: line {now} starts {at} below the top, was {below}"
+        );
     }
 }
 
