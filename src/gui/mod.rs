@@ -6,6 +6,7 @@
 mod banner;
 pub mod calls;
 pub mod chat;
+mod clients;
 pub mod find;
 mod forms;
 pub mod found;

@@ -9,10 +9,10 @@ use super::keys::{self, Group, TabStop};
 use super::layout;
 use super::present::ZOOM_HINT;
 use super::save::Format;
-use super::session::{Phase, StartRequest};
+use super::session::Phase;
 use crate::calls::Lane;
 use crate::engine::Mode;
-use crate::model::{self, Target};
+use crate::model::Target;
 
 /// What the top bar asks for; applied after drawing so no borrow of the session is held.
 enum Action {
@@ -28,13 +28,11 @@ impl SockchatApp {
         let mut action = Action::None;
         let Some(s) = &mut self.session else { return };
         let is_server = s.request.is_server();
-        let dark = ui.visuals().dark_mode;
         let calls_open = self.settings.calls_open;
         let present = self.settings.present;
         // The calls panel's usual width, as it opens (see below): the list and the chat share the rest.
         let calls_w = if calls_open { calls_width(ui.available_width()) } else { 0.0 };
         let list_fits = layout::list_fits(ui.available_width() - calls_w, present);
-        let weak = ui.visuals().weak_text_color();
         // Before any panel, so the send box never sees Ctrl+F.
         if ui.input_mut(|i| i.consume_shortcut(&keys::FIND)) {
             s.find.show_bar();
@@ -204,107 +202,16 @@ impl SockchatApp {
             });
         }
 
-        if is_server && self.settings.client_list.visible(list_fits) {
-            // A share of the window (less beside the calls panel), so the chat keeps its room.
-            let list_w = layout::list_width(ui.available_width() - calls_w, present);
-            egui::Panel::right("clients").resizable(false).exact_size(list_w).show(ui, |ui| {
-                ui.add_space(6.0);
-                ui.heading(format!("Clients ({})", s.clients.len()));
-                if let StartRequest::Server(cfg) = &s.request
-                    && !present
-                {
-                    ui.label(RichText::new(format!("at most {}", cfg.max_clients)).weak())
-                        .on_hover_text("More are told the server is full and closed (Limits and access)");
-                }
-                ui.add_space(4.0);
-                if s.clients.is_empty() {
-                    let hint = match (&s.phase, s.reachable.first()) {
-                        (Phase::Live, Some(a)) => {
-                            format!("No one yet. Clients connect to an address above, for example:\nnc {} {}", a.ip(), a.port())
-                        }
-                        _ => "No clients.".to_string(),
-                    };
-                    ui.label(RichText::new(hint).weak());
-                }
-                let mut drop_id = None;
-                let mut new_target = None;
-                let list = egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                    // Live clients and, in their places, those that just left (see `Session::departed`).
-                    let mut ids: Vec<crate::model::PeerId> = s.clients.keys().chain(s.departed.keys()).copied().collect();
-                    ids.sort_unstable();
-                    for id in &ids {
-                        let Some(c) = s.clients.get(id) else {
-                            if let Some(c) = s.departed.get(id) {
-                                departed_card(ui, *id, c);
-                            }
-                            continue;
-                        };
-                        let chosen = s.target == Target::One(*id);
-                        let card = egui::Frame::group(ui.style()).show(ui, |ui| {
-                            ui.set_width(ui.available_width());
-                            ui.horizontal(|ui| {
-                                let (rect, _) =
-                                    ui.allocate_exact_size([10.0, 10.0].into(), egui::Sense::hover());
-                                ui.painter().circle_filled(
-                                    rect.center(),
-                                    5.0,
-                                    s.chat.colors().color(&c.peer.addr, dark, weak),
-                                );
-                                let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
-                                ui.label(RichText::new(title).strong());
-                                super::trust::card_lock(ui, c.peer.tls.as_ref());
-                            });
-                            ui.label(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr));
-                            if !present {
-                                ui.label(RichText::new(format!("since {}", model::clock(c.since))).weak());
-                            }
-                            if let Some(tcp) = calls_open.then(|| calls::tcp_label(&s.calls, Lane::Conn(*id))).flatten() {
-                                ui.label(RichText::new(tcp).small().weak())
-                                    .on_hover_text("The kernel's state of this TCP connection and its round-trip time");
-                            }
-                            if c.peer.done_sending {
-                                ui.label(RichText::new("finished sending: still receiving").italics().weak())
-                                    .on_hover_text(
-                                        "It shut down its side of the connection (TCP half-close). It stays \
-                                         here until it closes, which the server learns when it next sends to it.",
-                                    );
-                            }
-                            ui.horizontal_wrapped(|ui| {
-                                if s.mode().is_some_and(Mode::server_can_send) {
-                                    let label =
-                                        if chosen { "Sending to this one" } else { "Send to this one" };
-                                    if ui.selectable_label(chosen, label).tab(Group::Clients).clicked() {
-                                        new_target =
-                                            Some(if chosen { Target::All } else { Target::One(*id) });
-                                    }
-                                }
-                                // The same words on every card: the description says whose (screen readers
-                                // read it after the name).
-                                if ui
-                                    .button("Disconnect")
-                                    .on_hover_text(format!("Close the connection of {}", c.peer.label()))
-                                    .tab(Group::Clients)
-                                    .clicked()
-                                {
-                                    drop_id = Some(*id);
-                                }
-                            });
-                        });
-                        // Its height, for its place-holder if it leaves (see `departed_card`).
-                        ui.ctx().data_mut(|d| d.insert_temp(card_key(*id), card.response.rect.height()));
-                    }
-                });
-                if !s.departed.is_empty() && !ui.rect_contains_pointer(list.inner_rect) {
-                    s.departed.clear();
-                }
-                if let Some(id) = drop_id {
-                    s.disconnect_client(id);
-                }
-                if let Some(t) = new_target {
-                    s.target = t;
-                    s.focus_send = true;
-                }
-            });
+        // Beside the chat, full height, where the window has room for both. Shown in a window too narrow
+        // for it, it goes beside the history only (see the central panel below): the find bar and the send
+        // row keep the window's width, which their controls need, in projector type most of all.
+        let list_shown = is_server && self.settings.client_list.visible(list_fits);
+        let list_w = layout::list_width(ui.available_width() - calls_w, present);
+        if list_shown && list_fits {
+            egui::Panel::right("clients")
+                .resizable(false)
+                .exact_size(list_w)
+                .show(ui, |ui| super::clients::list(ui, s, present, calls_open));
         }
 
         if calls_open {
@@ -409,7 +316,15 @@ impl SockchatApp {
             });
         }
         s.chat.highlight = if calls_open { s.calls.chat_highlight() } else { Default::default() };
-        egui::CentralPanel::default().show(ui, |ui| s.chat.show(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            if list_shown && !list_fits {
+                egui::Panel::right("clients")
+                    .resizable(false)
+                    .exact_size(list_w)
+                    .show(ui, |ui| super::clients::list(ui, s, present, calls_open));
+            }
+            s.chat.show(ui)
+        });
         if let Some(n) = s.chat.clicked.take()
             && calls_open
         {
@@ -492,26 +407,6 @@ impl SockchatApp {
             self.save.closed = true;
         }
     }
-}
-
-/// A client that has left, kept in its place (greyed, no buttons) while the pointer is on the list.
-/// As tall as the card was, so the cards below keep their places.
-fn departed_card(ui: &mut egui::Ui, id: crate::model::PeerId, c: &super::session::ClientEntry) {
-    let was = ui.ctx().data(|d| d.get_temp::<f32>(card_key(id)));
-    let drawn = egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.set_width(ui.available_width());
-        let title = c.peer.name.clone().unwrap_or_else(|| c.peer.host_or_ip());
-        ui.label(RichText::new(title).strong().weak());
-        ui.label(RichText::new(format!("{}  ({})", c.peer.host_or_ip(), c.peer.addr)).weak());
-        ui.label(RichText::new("left").italics().weak());
-    });
-    if let Some(h) = was {
-        ui.add_space((h - drawn.response.rect.height()).max(0.0));
-    }
-}
-
-fn card_key(id: crate::model::PeerId) -> egui::Id {
-    egui::Id::unique(("client card height", id))
 }
 
 /// The calls panel's width as it opens beside the chat in a window `w` points wide.

@@ -332,6 +332,42 @@ fn a_tls_server_in_projector_type_at_the_smallest_size_still_shows_its_newest_li
 }
 
 #[test]
+fn shown_in_a_window_too_narrow_for_it_the_list_leaves_the_find_bar_and_send_row_their_width() {
+    use egui::accesskit::Role;
+    for present in [false, true] {
+        let mut h = server(SMALL, present, 40);
+        assert!(h.query_by_label_contains("Clients (").is_none(), "folded away at 520 px");
+        if h.query_by_label("Client list").is_none() {
+            h.get_by_label("More").click();
+            h.run();
+        }
+        h.get_by_label("Client list").click();
+        h.run();
+        open_find(&mut h, "number 003");
+        let mut named = vec![
+            ("list heading", h.get_by_label_contains("Clients (").rect()),
+            ("To", h.get_by_role_and_label(Role::ComboBox, "To").rect()),
+            ("send box", h.get_by_role_and_label(Role::TextInput, "Message").rect()),
+            ("Send", h.get_by_role_and_label(Role::Button, "Send").rect()),
+            ("find field", h.get_by_role_and_label(Role::TextInput, "Find").rect()),
+            ("Previous", h.get_by_role_and_label(Role::Button, "Previous").rect()),
+            ("Next", h.get_by_role_and_label(Role::Button, "Next").rect()),
+            ("Close", h.get_by_role_and_label(Role::Button, "Close").rect()),
+        ];
+        // The cards' buttons as far as the list shows them (it scrolls).
+        let (_, foot) = chat_band(&h);
+        for b in h.get_all_by_label("Disconnect").map(|n| n.rect()).filter(|r| r.bottom() <= foot) {
+            named.push(("a card's Disconnect", b));
+        }
+        assert_eq!(fit(window(&h), &named), Ok(()), "present {present}");
+        for (n, r) in rows(&h) {
+            let list = named[0].1;
+            assert!(r.right() <= list.left(), "present {present}: line {n} runs under the list: {r:?}");
+        }
+    }
+}
+
+#[test]
 fn the_client_list_shrinks_with_the_window_folds_away_and_is_remembered() {
     let heading =
         |h: &Harness<'static, SockchatApp>| h.query_by_label_contains("Clients (").map(|n| n.rect());
