@@ -110,7 +110,10 @@ impl ChatLog {
         // blank or mid-history, and nothing asks for another frame until the mouse moves.
         let reveal = self.reveal_line.take();
         let offset = if let Some(line) = reveal {
-            Some((line as f32 - 3.0).max(0.0) * pitch)
+            // Three rows of context above the line, fewer in a view of a few rows (a small window in
+            // projector type), where they would push the line out of sight or under "Jump to latest".
+            let above = (view_h / pitch / 3.0).floor().clamp(0.0, 3.0);
+            Some((line as f32 - above).max(0.0) * pitch)
         } else if self.left_bottom_at.is_none() {
             Some(bottom)
         } else {

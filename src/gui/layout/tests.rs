@@ -368,6 +368,27 @@ fn shown_in_a_window_too_narrow_for_it_the_list_leaves_the_find_bar_and_send_row
 }
 
 #[test]
+fn in_a_history_of_a_row_or_two_a_found_line_comes_into_view() {
+    // Projector type at 520 x 360 with the addresses, the fingerprint and the find bar: about a row.
+    let mut h = server_tls(SMALL, true, 60, Some(Fingerprint([0x5a; 32])));
+    open_find(&mut h, "number 0031");
+    assert!(h.state().session.as_ref().is_some_and(|s| s.chat.found_current.is_some()), "found");
+    // The found line is marked (its rows filled with the selection colour): some of the mark in view.
+    let (top, bottom) = chat_band(&h);
+    let mark = h.ctx.global_style().visuals.selection.bg_fill;
+    let mut marked = Vec::new();
+    for c in &h.output().shapes {
+        if let egui::Shape::Rect(r) = &c.shape
+            && r.fill == mark
+        {
+            marked.push(r.rect);
+        }
+    }
+    let seen = marked.iter().any(|r| r.bottom() > top + 4.0 && r.top() < bottom - 4.0);
+    assert!(seen, "line 31 marked at {marked:?}, the view between {top} and {bottom}");
+}
+
+#[test]
 fn the_client_list_shrinks_with_the_window_folds_away_and_is_remembered() {
     let heading =
         |h: &Harness<'static, SockchatApp>| h.query_by_label_contains("Clients (").map(|n| n.rect());
