@@ -236,6 +236,40 @@ fn a_plain_client_at_a_tls_server_is_refused_and_told_why() {
 }
 
 #[test]
+fn a_first_line_that_shares_a_segment_with_the_handshake_end_is_read_at_once() {
+    // rustls decrypts the line along with the client's Finished during the server's handshake; a reader
+    // that went straight to `recv` would wait for bytes that never come (this client sends nothing more).
+    let dir = temp_dir("segment");
+    let (server, addr, fp) = tls_server(Mode::OneWay, &dir);
+    let pin = ClientTls { known_servers: dir.join("known_servers"), policy: TrustPolicy::Pin(fp) };
+    let verifier = sockchat::engine::tls::verify::Verifier::new(addr.to_string(), &pin).unwrap();
+    let config = sockchat::engine::tls::verify::client_config(verifier).unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    // By hand up to the point where only our Finished is left to send.
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(&mut sock).unwrap();
+        }
+        conn.read_tls(&mut sock).unwrap();
+        conn.process_new_packets().unwrap();
+    }
+    conn.writer().write_all(b"first line\n").unwrap();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).unwrap();
+    }
+    // Finished and the line's record in one write: one segment on loopback.
+    sock.write_all(&out).unwrap();
+    assert_eq!(messages(server.events(), 1)[0].text, "first line");
+    drop(sock);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_tls_client_at_a_plain_server_gets_a_clear_error() {
     let (server, addr) = common::server(Mode::Duplex);
     let dir = temp_dir("plain-server");
@@ -479,6 +513,74 @@ fn the_terminal_refuses_an_unknown_server_until_pinned_or_accepted() {
     let c = Proc::sockchat(&cli_dir, &["client", &addr, "--tls", "--headless", "--json"]);
     assert_eq!(c.event("connected")["peer"]["tls"]["trusted"], "known");
     assert_eq!(c.finish().0, 0);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A certificate authority of the test's own and a server certificate it signed for localhost and
+/// 127.0.0.1, written to `dir`: (CA file, certificate, key, the certificate's fingerprint).
+fn ca_signed_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "sockchat test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "sockchat test server");
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let leaf = leaf.signed_by(&key, &ca).unwrap();
+    let (ca_file, cert, key_file) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let fp = sockchat::engine::tls::fingerprint(leaf.der()).to_string();
+    (ca_file, cert, key_file, fp)
+}
+
+#[test]
+fn a_certificate_the_system_roots_vouch_for_is_accepted_without_asking() {
+    let dir = temp_dir("roots");
+    let (srv_dir, cli_dir) = (dir.join("server"), dir.join("client"));
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let (ca, cert, key, fp) = ca_signed_files(&srv_dir);
+    let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+    let server = Proc::sockchat(
+        &srv_dir,
+        &["server", "127.0.0.1:0", "--tls", "--cert", &cert, "--key", &key, "--mode", "one-way"]
+            .into_iter()
+            .chain(["--headless", "--json", "--no-announce"])
+            .collect::<Vec<_>>(),
+    );
+    let port = server.event("listening")["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap().port();
+    // SSL_CERT_FILE takes the place of the system's store for the roots loader: the test's CA is then
+    // the client's only root, as a real CA is for a real server.
+    let client = |roots: &Path| {
+        Proc::spawn(
+            Cmd::new(BIN)
+                .env("SOCKCHAT_CONFIG_DIR", &cli_dir)
+                .env("SSL_CERT_FILE", roots)
+                .env_remove("SSL_CERT_DIR")
+                .args(["client", &format!("localhost:{port}"), "--tls", "--headless", "--json"]),
+        )
+    };
+    let mut c = client(&ca);
+    let v = c.event("connected");
+    assert_eq!(v["peer"]["tls"]["trusted"], "system_roots", "{v}");
+    assert_eq!(v["peer"]["tls"]["fingerprint"], fp.as_str());
+    c.type_line("vouched for");
+    assert_eq!(server.event("message")["text"], "vouched for");
+    assert_eq!(c.finish().0, 0);
+    assert!(!cli_dir.join("known_servers").exists(), "a CA-vouched server needs no remembering");
+    // Without that root the same server is one the user has never seen: refused, not asked.
+    let empty = dir.join("no-roots.pem");
+    std::fs::write(&empty, "").unwrap();
+    let (code, err) = client(&empty).finish();
+    assert_ne!(code, 0);
+    assert!(err.contains("not a known server") && err.contains(&fp), "{err}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -332,18 +332,12 @@ fn read_loop(
                 let n = n.unwrap_or(0);
                 let (data, tls_closed) = match &tls {
                     None => (&buf[..n], false),
-                    Some((session, nudge)) => {
-                        plain.clear();
-                        match session.decrypt(&buf[..n], &mut plain) {
-                            Ok(d) => {
-                                if d.wants_write {
-                                    let _ = nudge.try_send(());
-                                }
-                                (&plain[..], d.closed)
-                            }
-                            Err(e) => break DisconnectReason::Error(e.to_string()),
-                        }
-                    }
+                    Some((session, nudge)) => match session.read_step(&buf[..n], &mut plain, || {
+                        let _ = nudge.try_send(());
+                    }) {
+                        Ok(closed) => (&plain[..], closed),
+                        Err(e) => break DisconnectReason::Error(e.to_string()),
+                    },
                 };
                 let time = model::now();
                 dec.feed(data, &mut |l| {

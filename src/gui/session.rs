@@ -475,6 +475,9 @@ impl Session {
                 } else if peer.id == 0 {
                     self.calls.name_lane(0, format!("server {}", peer.label()), peer.addr);
                 }
+                if peer.tls.is_some() {
+                    self.calls.encrypt_lane(if self.request.is_server() { peer.id } else { 0 });
+                }
                 if self.request.is_server() {
                     self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
                 } else {

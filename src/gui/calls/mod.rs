@@ -243,7 +243,7 @@ fn call_detail(ui: &mut egui::Ui, s: &mut Session, row: &log::Row) {
         ));
     }
     ui.add_space(4.0);
-    explanation(ui, c, s.calls.server);
+    explanation(ui, c, s.calls.server, s.calls.encrypted(c.lane));
     if matches!(c.name, "recv" | "send" | "writev") {
         ui.add_space(6.0);
         if row.bytes_dropped {
@@ -283,7 +283,7 @@ fn message_ranges(calls: &CallLog, id: u64, msgs: &[usize]) -> Vec<std::ops::Ran
 }
 
 /// What the call does, blocks on, can get wrong; the classic program's line; how sockchat differs.
-fn explanation(ui: &mut egui::Ui, c: &Call, server: bool) {
+fn explanation(ui: &mut egui::Ui, c: &Call, server: bool, encrypted: bool) {
     let Some(e) = explain::of(c.name) else {
         ui.label(RichText::new(format!("No explanation for {}() yet.", c.name)).weak());
         return;
@@ -320,6 +320,9 @@ fn explanation(ui: &mut egui::Ui, c: &Call, server: bool) {
     if !e.differs.is_empty() {
         para(ui, "sockchat differs:", e.differs);
     }
+    if encrypted && matches!(c.name, "recv" | "send" | "writev") {
+        para(ui, "Over TLS:", explain::OVER_TLS);
+    }
 }
 
 fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
@@ -346,11 +349,14 @@ fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
         )
     });
     if link.range.is_none() {
-        ui.label(
-            RichText::new("Which of the bytes are this message's is not known: the recv was merged in a flood, or its bytes were not kept.")
-                .small()
-                .weak(),
-        );
+        let why = if s.calls.lane(link.key).is_some_and(|l| l.encrypted) {
+            "The connection is encrypted (TLS): the line is inside these bytes, but as ciphertext, so no \
+             byte of it can be pointed at."
+        } else {
+            "Which of the bytes are this message's is not known: the recv was merged in a flood, or its \
+             bytes were not kept."
+        };
+        ui.label(RichText::new(why).small().weak());
     }
     for (i, id) in link.recvs.iter().enumerate() {
         ui.add_space(4.0);

@@ -203,6 +203,32 @@ fn selecting_accept_explains_it_with_fork_and_threads() {
 }
 
 #[test]
+fn over_tls_a_recv_says_its_bytes_are_ciphertext_and_a_message_points_at_none() {
+    let mut h = server();
+    let mut p = (*ann()).clone();
+    p.tls = Some(crate::trust::TlsInfo {
+        version: "TLS 1.3".into(),
+        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        server_cert: None,
+    });
+    let ann = Arc::new(p);
+    feed(&mut h, call(4, Lane::Listener, "accept", "fd 3", ok("fd 7 from 127.0.0.1:40266"), None));
+    feed(&mut h, Event::Connected { time: model::now(), peer: ann.clone() });
+    // One TLS record that carried "hello": header, ciphertext (a line end among it), tag.
+    let record = b"\x17\x03\x03\x00\x1c\x5e\x0ah\x91\x0a\x33\x0c\xaa\xbb\xcc\xdd\xee\xff\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa";
+    feed(&mut h, call(5, Lane::Conn(1), "recv", "fd 7, 16384", ok("33 bytes"), Some(record)));
+    feed(&mut h, message(&ann, 1, "hello"));
+    h.get_by_label_contains("recv(fd 7, 16384) = 33 bytes").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("encrypted (TLS), so the bytes are TLS records").is_some());
+    h.get_by_label_contains("ann: hello").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("as ciphertext, so no byte of it can be pointed at").is_some());
+    let link = session(&h).calls.link(session(&h).chat.next_number() - 1).cloned().expect("a link");
+    assert_eq!((link.recvs.len(), link.range), (1, None), "linked to its recv, no byte range");
+}
+
+#[test]
 fn step_mode_shows_the_paused_call_and_next_call_answers_it_once() {
     let cfg = ClientConfig { addr: "127.0.0.1:7878".into(), trace: TraceMode::Step, ..Default::default() };
     let mut h = app(StartRequest::Client(cfg));
