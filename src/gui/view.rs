@@ -170,7 +170,9 @@ impl SockchatApp {
                 if s.clients.is_empty() {
                     let hint = match (&s.phase, s.reachable.first()) {
                         (Phase::Live, Some(a)) => {
-                            format!("No one yet. Clients connect to an address above, for example:\nnc {} {}", a.ip(), a.port())
+                            // A TLS server: plain `nc` would only be refused.
+                            let cmd = if s.fingerprint.is_some() { "ncat --ssl" } else { "nc" };
+                            format!("No one yet. Clients connect to an address above, for example:\n{cmd} {} {}", a.ip(), a.port())
                         }
                         _ => "No clients.".to_string(),
                     };

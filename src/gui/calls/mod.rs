@@ -77,15 +77,26 @@ pub fn panel(ui: &mut egui::Ui, s: &mut Session) {
         ui.label(RichText::new(note).small().italics().weak());
     }
     let h = ui.available_height();
-    egui::Panel::bottom("call-detail")
+    // egui keeps a panel's height in pixels; the detail keeps its share of the panel instead, so a
+    // window made taller gives both parts room (not the timeline all of it) and a smaller one keeps both.
+    let share_id = egui::Id::unique("call-detail-share");
+    let (last_h, share) = ui.data(|d| d.get_temp::<(f32, f32)>(share_id)).unwrap_or((h, 0.4));
+    let mut panel = egui::Panel::bottom("call-detail")
         .resizable(true)
         .default_size((h * 0.4).max(100.0))
-        .size_range(80.0..=(h - 60.0).max(90.0))
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical().id_salt("detail").auto_shrink([false, false]).show(ui, |ui| {
-                detail(ui, s);
-            });
+        .size_range(80.0..=(h - 60.0).max(90.0));
+    if (last_h - h).abs() > 0.5 {
+        panel = panel.exact_size((h * share).clamp(80.0, (h - 60.0).max(90.0)));
+    }
+    let shown = panel.show(ui, |ui| {
+        egui::ScrollArea::vertical().id_salt("detail").auto_shrink([false, false]).show(ui, |ui| {
+            detail(ui, s);
         });
+    });
+    if h > 0.0 {
+        let share = (shown.response.rect.height() / h).clamp(0.05, 0.95);
+        ui.data_mut(|d| d.insert_temp(share_id, (h, share)));
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         if s.calls.is_empty() {
             ui.label(RichText::new(empty_hint(s)).weak().italics());
