@@ -231,6 +231,17 @@ fn a_plain_client_at_a_tls_server_is_refused_and_told_why() {
     assert_eq!(refused(&server), "it spoke plain text, not TLS (this server uses --tls)");
     assert_eq!(raw.line(), "sockchat: this server uses TLS (encryption): connect with --tls");
     assert!(raw.closed());
+    // A sockchat client without --tls says why it was closed, instead of "closed by peer".
+    let plain = Engine::client(ClientConfig { addr: addr.to_string(), ..ClientConfig::default() }, None);
+    connected(&plain);
+    plain.send(Command::Send { to: Target::All, text: "hello?".into() });
+    match wait_for(plain.events(), |e| matches!(e, Event::Disconnected { .. })) {
+        Event::Disconnected { reason: DisconnectReason::Policy(why), .. } => {
+            assert!(why.starts_with("the server uses TLS (encryption); connect again with --tls"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(refused(&server), "it spoke plain text, not TLS (this server uses --tls)");
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

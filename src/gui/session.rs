@@ -523,6 +523,7 @@ impl Session {
                     self.last_reason = Some(match reason {
                         DisconnectReason::ByUs => "Disconnected.".into(),
                         DisconnectReason::ServerStopped => "The server was stopped.".into(),
+                        DisconnectReason::Policy(p) => format!("The server closed the connection: {p}."),
                         r => format!("The server went away ({}).", r.describe()),
                     });
                 }
