@@ -4,20 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command as Cmd, Stdio};
+use std::process::{Child, Command as Cmd, Stdio};
 use std::time::{Duration, Instant};
 
+use common::proc::{BIN, Proc};
 use common::*;
-use crossbeam_channel::Receiver;
 use serde_json::Value;
 use sockchat::engine::{ClientConfig, ClientTls, Command, Engine, Mode, ServerConfig, ServerTls};
 use sockchat::model::{DisconnectReason, Event, Origin, Peer, Target};
 use sockchat::trust::{Fingerprint, TrustAnswer, TrustPolicy, Trusted};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 
 /// A fresh directory for one test's certificate and known-servers file.
 fn temp_dir(name: &str) -> PathBuf {
@@ -378,102 +376,12 @@ fn idle_timeout_and_not_reading_rules_hold_over_tls() {
 
 // ---- processes: the terminal's flags, and interop with ncat and openssl ----
 
-/// A running program, its stdout lines arriving on a channel so every wait is bounded.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
 /// The next message the client received (its own lines are message events too).
 fn incoming(c: &Proc) -> serde_json::Value {
     loop {
         let v = c.event("message");
         if v["dir"] == "in" {
             return v;
-        }
-    }
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Cmd) -> Proc {
-        let mut child =
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines }
-    }
-
-    fn sockchat(config_dir: &Path, args: &[&str]) -> Proc {
-        Proc::spawn(Cmd::new(BIN).env("SOCKCHAT_CONFIG_DIR", config_dir).args(args))
-    }
-
-    fn line(&self) -> String {
-        self.lines.recv_timeout(WAIT).expect("a line of output in time")
-    }
-
-    /// Next JSON event of this kind, skipping others.
-    fn event(&self, kind: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let l = self.line();
-            let v: Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
-            if v["event"] == kind {
-                return v;
-            }
-        }
-        panic!("no {kind} event in time");
-    }
-
-    /// The next line containing `text`.
-    fn line_with(&self, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let l = self.line();
-            if l.contains(text) {
-                return l;
-            }
-        }
-        panic!("no line with {text:?} in time");
-    }
-
-    fn type_line(&mut self, s: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{s}\n").as_bytes()).and_then(|_| stdin.flush()).expect("type");
-    }
-
-    /// Waits for exit (bounded): the code and stderr.
-    fn finish(mut self) -> (i32, String) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                return (status.code().unwrap_or(-1), err);
-            }
-            assert!(Instant::now() < deadline, "the process did not exit in time");
-            // A child's exit has no channel to wait on; a short pause keeps this loop cheap.
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
@@ -570,7 +478,7 @@ fn a_certificate_the_system_roots_vouch_for_is_accepted_without_asking() {
     // SSL_CERT_FILE takes the place of the system's store for the roots loader: the test's CA is then
     // the client's only root, as a real CA is for a real server.
     let client = |roots: &Path| {
-        Proc::spawn(
+        Proc::spawn_cmd(
             Cmd::new(BIN)
                 .env("SOCKCHAT_CONFIG_DIR", &cli_dir)
                 .env("SSL_CERT_FILE", roots)
@@ -632,7 +540,7 @@ fn client_to(dir: &Path, port: u16, fp: &str) -> Proc {
 fn ncat_ssl_chats_with_a_sockchat_tls_server() {
     let dir = temp_dir("ncat-client");
     let (mut server, addr, _) = tls_server_process(&dir, "duplex");
-    let mut ncat = Proc::spawn(Cmd::new("ncat").args(["--ssl", "127.0.0.1", &addr.port().to_string()]));
+    let mut ncat = Proc::spawn_cmd(Cmd::new("ncat").args(["--ssl", "127.0.0.1", &addr.port().to_string()]));
     server.event("connected");
     ncat.type_line("hello from ncat");
     let v = server.event("message");
