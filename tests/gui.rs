@@ -1,41 +1,19 @@
 //! The window driven as a person would (egui_kittest): clicks, typing, Enter, against a real engine on
 //! loopback with raw `TcpStream`/`TcpListener` peers on the other side.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::window::{DEADLINE, app, has_text, wait_for};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use sockchat::engine::discovery::{BrowseEvent, FoundServer};
 use sockchat::gui::{Phase, SockchatApp, StartRequest};
 use sockchat::model::{Event, Message, Origin, Peer};
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn app() -> Harness<'static, SockchatApp> {
-    Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
-}
-
-/// Runs frames until `cond` holds; fails with `what` after the deadline.
-fn wait_for(
-    h: &mut Harness<'static, SockchatApp>,
-    what: &str,
-    cond: impl Fn(&Harness<'static, SockchatApp>) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        h.run_steps(1);
-        if cond(h) {
-            return;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// A message from `from`, as the engine would hand it over: for feeding a history without a network.
 fn received(from: &std::sync::Arc<Peer>, seq: u64, text: String) -> Event {
@@ -48,10 +26,6 @@ fn received(from: &std::sync::Arc<Peer>, seq: u64, text: String) -> Event {
         truncated: false,
         private: false,
     })
-}
-
-fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
-    h.query_by_label_contains(text).is_some()
 }
 
 fn set_field(h: &mut Harness<'static, SockchatApp>, label: &str, value: &str) {

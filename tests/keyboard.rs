@@ -2,43 +2,17 @@
 //! Tab order of the start screen and the chat view, Space and Enter on what has the focus, the F1 help,
 //! and a name on every control.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
 
+use common::window::{DEADLINE, app, has_text, wait_for};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use sockchat::engine::discovery::{BrowseEvent, FoundServer};
 use sockchat::gui::SockchatApp;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn app() -> Harness<'static, SockchatApp> {
-    Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
-}
-
-fn wait_for(
-    h: &mut Harness<'static, SockchatApp>,
-    what: &str,
-    cond: impl Fn(&Harness<'static, SockchatApp>) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        h.run_steps(1);
-        if cond(h) {
-            return;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
-    h.query_by_label_contains(text).is_some()
-}
 
 /// The name of the control the keyboard is on, or "nothing".
 fn focused(h: &Harness<'static, SockchatApp>) -> String {

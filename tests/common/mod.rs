@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod proc;
+pub mod window;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
