@@ -292,14 +292,14 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
+    pub(super) fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
         let mut p = Peer::new(3, "127.0.0.1:5000".parse().unwrap());
         p.host = host.map(Into::into);
         p.name = name.map(Into::into);
         Arc::new(p)
     }
 
-    fn msg(origin: Origin, text: &str) -> Event {
+    pub(super) fn msg(origin: Origin, text: &str) -> Event {
         Event::Message(Message {
             seq: 7,
             time: datetime!(2026-11-25 15:04:05.123 +01:00),
@@ -310,7 +310,7 @@ mod tests {
         })
     }
 
-    const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
+    pub(super) const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
 
     #[test]
     fn v4_mapped_addresses_are_shown_as_v4() {

@@ -7,11 +7,11 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use common::window::{DEADLINE, app, has_text, wait_for};
+use common::window::{DEADLINE, app, found_server, has_text, wait_for};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use sockchat::engine::discovery::{BrowseEvent, FoundServer};
+use sockchat::engine::discovery::BrowseEvent;
 use sockchat::gui::SockchatApp;
 
 /// The name of the control the keyboard is on, or "nothing".
@@ -182,8 +182,8 @@ fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
     let (browser, rx) = crossbeam_channel::unbounded();
     let mut h = app();
     h.state_mut().found.attach(rx);
-    browser.send(BrowseEvent::Found(found_server("Room 101", "192.0.2.7", 7999))).unwrap();
-    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Room 101", "192.0.2.7", 7999, 1))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 1))).unwrap();
     h.run_steps(2);
     press(&mut h, Key::Tab);
     press(&mut h, Key::Tab);
@@ -251,20 +251,6 @@ fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
     assert!(got.contains(&"/name kim".to_string()), "{got:?}");
 }
 
-fn found_server(name: &str, ip: &str, port: u16) -> FoundServer {
-    FoundServer {
-        id: format!("{name} (lab:{port})._sockchat._tcp.local."),
-        name: name.into(),
-        host: "lab-pc.local".into(),
-        addrs: vec![ip.parse().unwrap()],
-        port,
-        mode: Some(sockchat::engine::Mode::Room),
-        clients: Some(1),
-        version: "0.1.0".into(),
-        tls: false,
-    }
-}
-
 /// Every control a user can act on, with no name a screen reader could say (placeholders and tooltips
 /// are not names: a placeholder goes once the field has text, a tooltip is a description; an icon such as
 /// "?" or "☀" is no name either: it must hold a letter or a digit).
@@ -308,7 +294,7 @@ fn every_control_of_the_start_screen_and_the_chat_views_has_a_name() {
     assert_named(&h, "server form, theme menu open");
     h.key_press(Key::Escape);
     h.get_by_label("Client").click();
-    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 1))).unwrap();
     h.run_steps(2);
     assert!(h.query_by_label("Join").is_some());
     assert_named(&h, "client form with a server found");

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Cmd, Stdio};
+use std::process::{Command as Cmd, Stdio};
 use std::time::{Duration, Instant};
 
 use common::proc::{BIN, Proc};
@@ -603,20 +603,4 @@ fn sockchat_client_chats_with_openssl_s_server_over_tls_1_3_and_1_2() {
         assert_eq!(v["peer"]["tls"]["version"], version, "{v}");
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-impl Proc {
-    fn spawn_child(mut child: Child) -> Proc {
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines }
-    }
 }

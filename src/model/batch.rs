@@ -116,14 +116,8 @@ impl LineBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::tests::peer;
     use time::macros::datetime;
-
-    fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
-        let mut p = Peer::new(3, "127.0.0.1:5000".parse().unwrap());
-        p.host = host.map(Into::into);
-        p.name = name.map(Into::into);
-        Arc::new(p)
-    }
 
     #[test]
     fn a_line_batch_gives_back_each_line_as_its_own_numbered_message() {

@@ -75,34 +75,16 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Message, Origin, Peer, Target, now};
+    use crate::model::tests::{NONE, msg, peer};
+    use crate::model::{Origin, Target, now};
     use serde_json::Value;
-    use std::sync::Arc;
-    use time::macros::datetime;
-
-    const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
-
-    fn msg(origin: Origin, text: &str) -> Event {
-        Event::Message(Message {
-            seq: 7,
-            time: datetime!(2026-11-25 15:04:05.123 +01:00),
-            origin,
-            text: text.into(),
-            truncated: false,
-            private: false,
-        })
-    }
-
-    fn peer() -> Arc<Peer> {
-        Arc::new(Peer::new(3, "127.0.0.1:5000".parse().unwrap()))
-    }
 
     #[test]
     fn transcript_keeps_order_and_skips_peer_updates() {
         let mut t = Transcript::new();
         let addr = "0.0.0.0:1".parse().unwrap();
         assert!(t.push(Event::Listening { time: now(), addr, addrs: vec![], fds: None, tls: None }));
-        assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer() }));
+        assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
         assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));
         assert_eq!(t.len(), 3);

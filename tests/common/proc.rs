@@ -31,12 +31,17 @@ impl Proc {
     }
 
     pub fn spawn_cmd(cmd: &mut Command) -> Proc {
-        let mut child = cmd
+        let child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sockchat");
+        Self::spawn_child(child)
+    }
+
+    /// Any program started with its stdout piped (and its stdin, to type into it).
+    pub fn spawn_child(mut child: Child) -> Proc {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = crossbeam_channel::unbounded();
         std::thread::spawn(move || {
