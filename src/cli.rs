@@ -163,8 +163,9 @@ pub struct ClientArgs {
         allow_negative_numbers = true)]
     pub connect_timeout: u64,
     /// Connect with TLS. A server whose certificate the system's roots do not vouch for must be known
-    /// (accepted before), pinned with --fingerprint, or accepted with --accept-new; otherwise the client
-    /// refuses it and prints its fingerprint to compare.
+    /// (accepted before), pinned with --fingerprint, or accepted with --accept-new; otherwise the window
+    /// shows its fingerprint and asks, and the terminal (--headless) refuses it and prints the
+    /// fingerprint to compare.
     #[arg(long)]
     pub tls: bool,
     /// TLS: accept exactly the certificate with this fingerprint (SHA256:..., as the server prints it).
@@ -310,7 +311,9 @@ impl ClientArgs {
                 policy: match (self.fingerprint, self.accept_new) {
                     (Some(f), _) => crate::trust::TrustPolicy::Pin(f),
                     (None, true) => crate::trust::TrustPolicy::AcceptNew,
-                    (None, false) => crate::trust::TrustPolicy::RefuseUnknown,
+                    // The terminal has no one to ask while it connects; the window shows the dialog.
+                    (None, false) if self.common.headless => crate::trust::TrustPolicy::RefuseUnknown,
+                    (None, false) => crate::trust::TrustPolicy::Ask,
                 },
             }),
         }
@@ -491,5 +494,22 @@ mod tests {
         .unwrap();
         let Some(Role::Client(c)) = cli.command else { panic!("not a client") };
         assert_eq!((c.config().connect_timeout.as_secs(), c.config().max_line), (600, 16 << 20));
+    }
+
+    #[test]
+    fn an_unknown_tls_server_is_asked_about_in_the_window_and_refused_in_the_terminal() {
+        use crate::trust::TrustPolicy;
+        let policy = |extra: &[&str]| {
+            let args = ["sockchat", "client", "lab-pc:7878", "--tls"].iter().chain(extra).copied();
+            let Ok(Some(Role::Client(c))) = Cli::try_parse_from(args).map(|c| c.command) else {
+                panic!("not a client: {extra:?}")
+            };
+            c.config().tls.map(|t| t.policy)
+        };
+        assert_eq!(policy(&[]), Some(TrustPolicy::Ask));
+        assert_eq!(policy(&["--headless"]), Some(TrustPolicy::RefuseUnknown));
+        assert_eq!(policy(&["--accept-new"]), Some(TrustPolicy::AcceptNew));
+        let fp = "SHA256:".to_string() + &["00"; 32].join(":");
+        assert!(matches!(policy(&["--headless", "--fingerprint", &fp]), Some(TrustPolicy::Pin(_))));
     }
 }

@@ -5,14 +5,20 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
+mod batch;
+mod clock;
 mod text;
+mod transcript;
 
+pub use batch::LineBatch;
+pub use clock::{clock, file_stamp, init_local_offset, now, rfc3339};
 pub use text::{PRIVATE_MARK, PRIVATE_TO_YOU, describe, format_line, peer_change, to_json};
+pub use transcript::Transcript;
 
 /// Engine-assigned identity of a connection; stable for its lifetime, never reused within one engine.
 pub type PeerId = u64;
@@ -131,113 +137,6 @@ impl Message {
     /// Received from the server we are a client of, not relayed from another client.
     pub fn from_server(&self) -> bool {
         matches!(&self.origin, Origin::Remote { from, relayed: false } if from.server)
-    }
-}
-
-/// The lines one peer's read brought, as the engine hands them over under load: one text buffer and one
-/// channel send for the whole read instead of an allocation and a send per line (see BENCHMARKS.md).
-///
-/// Line `i` is the message numbered `first_seq + i`; all share the sender, the time and `relayed`.
-/// [`LineBatch::messages`] gives them as ordinary [`Message`]s.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineBatch {
-    pub first_seq: u64,
-    pub time: OffsetDateTime,
-    pub from: Arc<Peer>,
-    pub relayed: bool,
-    /// Every line of the batch was sent to us only (see [`Message::private`]).
-    pub private: bool,
-    text: String,
-    /// End of each line in `text`, and whether that line was cut.
-    ends: Vec<(usize, bool)>,
-}
-
-impl LineBatch {
-    pub fn new(first_seq: u64, time: OffsetDateTime, from: Arc<Peer>, relayed: bool) -> Self {
-        LineBatch { first_seq, time, from, relayed, private: false, text: String::new(), ends: Vec::new() }
-    }
-
-    /// A batch that will take about `bytes` of text, so building it does not reallocate.
-    pub fn with_capacity(mut self, bytes: usize, lines: usize) -> Self {
-        self.text.reserve(bytes);
-        self.ends.reserve(lines);
-        self
-    }
-
-    pub fn push(&mut self, text: &str, truncated: bool) {
-        self.text.push_str(text);
-        self.ends.push((self.text.len(), truncated));
-    }
-
-    /// Builds the next line in place: `f` appends its text to the buffer and says whether to keep it.
-    /// This is how the server sanitizes straight from the socket's bytes into the batch.
-    pub fn push_with(&mut self, truncated: bool, f: impl FnOnce(&mut String) -> bool) -> bool {
-        let start = self.text.len();
-        if f(&mut self.text) {
-            self.ends.push((self.text.len(), truncated));
-            true
-        } else {
-            self.text.truncate(start);
-            false
-        }
-    }
-
-    /// The last line pushed, if any.
-    pub fn last(&self) -> Option<&str> {
-        let n = self.ends.len();
-        let end = self.ends.last()?.0;
-        let start = if n >= 2 { self.ends[n - 2].0 } else { 0 };
-        Some(&self.text[start..end])
-    }
-
-    /// Takes the last line back out (a command, not a message).
-    pub fn pop(&mut self) -> Option<(String, bool)> {
-        let (end, cut) = self.ends.pop()?;
-        let start = self.ends.last().map_or(0, |e| e.0);
-        let line = self.text[start..end].to_string();
-        self.text.truncate(start);
-        Some((line, cut))
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Bytes of text held.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// Each line's text and whether it was cut, in order.
-    pub fn lines(&self) -> impl Iterator<Item = (&str, bool)> + '_ {
-        let mut start = 0;
-        self.ends.iter().map(move |&(end, cut)| {
-            let s = &self.text[start..end];
-            start = end;
-            (s, cut)
-        })
-    }
-
-    /// Line `i` as a [`Message`].
-    pub fn message(&self, i: usize) -> Option<Message> {
-        let &(end, truncated) = self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1].0 };
-        Some(Message {
-            seq: self.first_seq + i as u64,
-            time: self.time,
-            origin: Origin::Remote { from: self.from.clone(), relayed: self.relayed },
-            text: self.text[start..end].to_string(),
-            truncated,
-            private: self.private,
-        })
-    }
-
-    pub fn messages(&self) -> impl Iterator<Item = Message> + '_ {
-        (0..self.len()).filter_map(|i| self.message(i))
     }
 }
 
@@ -388,140 +287,19 @@ impl Event {
     }
 }
 
-static LOCAL_OFFSET: OnceLock<UtcOffset> = OnceLock::new();
-
-/// Must be called before threads start: the `time` crate refuses to read the local offset later on Unix.
-pub fn init_local_offset() {
-    let off = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
-    let _ = LOCAL_OFFSET.set(off);
-}
-
-/// Current time in the local offset captured by [`init_local_offset`] (UTC if never captured).
-pub fn now() -> OffsetDateTime {
-    let off = LOCAL_OFFSET.get().copied().unwrap_or(UtcOffset::UTC);
-    OffsetDateTime::now_utc().to_offset(off)
-}
-
-/// `HH:MM:SS`, the time column of a chat line.
-pub fn clock(t: OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
-}
-
-/// `YYYYMMDD-HHMMSS`: a time that sorts and is safe in a file name.
-pub fn file_stamp(t: OffsetDateTime) -> String {
-    let d = t.date();
-    format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-/// RFC 3339 with milliseconds, for JSON and logs.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let off = t.offset();
-    let (oh, om, _) = off.as_hms();
-    let sign = if off.is_negative() { '-' } else { '+' };
-    let zone = if off.is_utc() { "Z".to_string() } else { format!("{sign}{:02}:{:02}", oh.abs(), om.abs()) };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{zone}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
-/// Everything that happened, in order. `PeerUpdated` is folded into the peer table, not stored.
-#[derive(Debug, Default)]
-pub struct Transcript {
-    entries: Vec<Event>,
-    messages: usize,
-}
-
-impl Transcript {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds an event; returns false for events that are not transcript entries.
-    pub fn push(&mut self, ev: Event) -> bool {
-        if matches!(ev, Event::PeerUpdated { .. }) {
-            return false;
-        }
-        if matches!(ev, Event::Message(_)) {
-            self.messages += 1;
-        }
-        self.entries.push(ev);
-        true
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn message_count(&self) -> usize {
-        self.messages
-    }
-
-    pub fn get(&self, i: usize) -> Option<&Event> {
-        self.entries.get(i)
-    }
-
-    pub fn entries(&self) -> &[Event] {
-        &self.entries
-    }
-
-    pub fn clear(&mut self) {
-        self.entries.clear();
-        self.messages = 0;
-    }
-
-    /// Plain text, one line per entry, as the terminal mode prints it.
-    pub fn to_text(&self, peer_name: &dyn Fn(PeerId) -> Option<String>) -> String {
-        let mut s = String::new();
-        for e in &self.entries {
-            s.push_str(&format_line(e, peer_name));
-            s.push('\n');
-        }
-        s
-    }
-
-    /// JSON lines, one object per entry, as `--json` prints them.
-    pub fn to_json_lines(&self) -> String {
-        let mut s = String::new();
-        for e in &self.entries {
-            s.push_str(&to_json(e).to_string());
-            s.push('\n');
-        }
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
 
-    fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
+    pub(super) fn peer(host: Option<&str>, name: Option<&str>) -> Arc<Peer> {
         let mut p = Peer::new(3, "127.0.0.1:5000".parse().unwrap());
         p.host = host.map(Into::into);
         p.name = name.map(Into::into);
         Arc::new(p)
     }
 
-    fn msg(origin: Origin, text: &str) -> Event {
+    pub(super) fn msg(origin: Origin, text: &str) -> Event {
         Event::Message(Message {
             seq: 7,
             time: datetime!(2026-11-25 15:04:05.123 +01:00),
@@ -532,41 +310,7 @@ mod tests {
         })
     }
 
-    const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
-
-    #[test]
-    fn a_line_batch_gives_back_each_line_as_its_own_numbered_message() {
-        let from = peer(Some("localhost"), Some("ann"));
-        let t = datetime!(2026-11-25 15:04:05 UTC);
-        let mut b = LineBatch::new(0, t, from.clone(), true);
-        assert!(b.is_empty() && b.last().is_none());
-        b.push("first", false);
-        assert!(b.push_with(true, |s| {
-            s.push_str("second");
-            true
-        }));
-        assert!(!b.push_with(false, |s| {
-            s.push_str("dropped");
-            false
-        }));
-        b.push("/name x", false);
-        assert_eq!(b.last(), Some("/name x"));
-        assert_eq!(b.pop(), Some(("/name x".to_string(), false)));
-        b.push("third", false);
-        b.first_seq = 40;
-        assert_eq!(b.len(), 3);
-        assert_eq!(b.text_len(), "firstsecondthird".len());
-        assert_eq!(b.lines().collect::<Vec<_>>(), [("first", false), ("second", true), ("third", false)]);
-        let ms: Vec<Message> = b.messages().collect();
-        assert_eq!(ms.iter().map(|m| m.seq).collect::<Vec<_>>(), [40, 41, 42]);
-        assert_eq!(ms[1].text, "second");
-        assert!(ms[1].truncated && !ms[2].truncated);
-        assert!(
-            ms.iter()
-                .all(|m| m.time == t && m.origin == Origin::Remote { from: from.clone(), relayed: true })
-        );
-        assert_eq!(b.message(3), None);
-    }
+    pub(super) const NONE: &dyn Fn(PeerId) -> Option<String> = &|_| None;
 
     #[test]
     fn v4_mapped_addresses_are_shown_as_v4() {
@@ -668,17 +412,6 @@ mod tests {
     }
 
     #[test]
-    fn file_stamps_sort_by_time() {
-        assert_eq!(file_stamp(datetime!(2026-01-02 03:04:05 UTC)), "20260102-030405");
-    }
-
-    #[test]
-    fn utc_times_end_in_z() {
-        assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05.006 UTC)), "2026-01-02T03:04:05.006Z");
-        assert_eq!(rfc3339(datetime!(2026-01-02 03:04:05 -05:30)), "2026-01-02T03:04:05.000-05:30");
-    }
-
-    #[test]
     fn a_peer_without_a_name_yet_is_its_address_once() {
         let mut p = Peer::new(1, "127.0.0.1:38452".parse().unwrap());
         let ev = Event::Connected { time: now(), peer: Arc::new(p.clone()) };
@@ -686,27 +419,5 @@ mod tests {
         p.host = Some("localhost".into());
         p.name = Some("ann".into());
         assert_eq!(p.label(), "localhost (127.0.0.1:38452) ann");
-    }
-
-    #[test]
-    fn transcript_keeps_order_and_skips_peer_updates() {
-        let mut t = Transcript::new();
-        let addr = "0.0.0.0:1".parse().unwrap();
-        assert!(t.push(Event::Listening { time: now(), addr, addrs: vec![], fds: None, tls: None }));
-        assert!(!t.push(Event::PeerUpdated { time: now(), peer: peer(None, None) }));
-        assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "a")));
-        assert!(t.push(msg(Origin::Local { to: Some(Target::All) }, "b")));
-        assert_eq!(t.len(), 3);
-        assert_eq!(t.message_count(), 2);
-        let text = t.to_text(NONE);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
-        assert!(lines[0].ends_with("* listening on 0.0.0.0:1"));
-        assert!(lines[2].ends_with("-> all: b"));
-        let jl = t.to_json_lines();
-        let parsed: Vec<Value> = jl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(parsed[1]["text"], "a");
-        t.clear();
-        assert!(t.is_empty());
     }
 }

@@ -23,6 +23,10 @@ pub const MAX_NAME: usize = 32;
 /// a connection closed for no reason.
 pub const STOPPING_NOTICE: &str = "sockchat: the server is stopping";
 
+/// What a TLS server tells a client that spoke plain text before closing it: a plain client shows it
+/// (`nc`, `server.c`'s client), and a sockchat client says why it was closed in its place.
+pub const TLS_ONLY_NOTICE: &str = "sockchat: this server uses TLS (encryption): connect with --tls";
+
 /// How every greeting begins: a sockchat client sends its `/name` only after a line that starts so, since
 /// a plain server (`server.c`) would show the `/name` line as a message.
 pub const GREETING_PREFIX: &str = "sockchat: hello";

@@ -2,128 +2,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use common::proc::{BIN, Proc};
 use common::{Raw, WAIT};
-use crossbeam_channel::Receiver;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
-
-/// A running `sockchat`, its stdout lines arriving on a channel so every wait is bounded.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Proc {
-        Self::spawn_cmd(Command::new(BIN).args(args))
-    }
-
-    fn spawn_cmd(cmd: &mut Command) -> Proc {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sockchat");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines }
-    }
-
-    fn line(&self) -> String {
-        self.lines.recv_timeout(WAIT).expect("a line of output in time")
-    }
-
-    fn json(&self) -> Value {
-        let l = self.line();
-        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))
-    }
-
-    /// Next JSON event of this kind, skipping others.
-    fn event(&self, kind: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let v = self.json();
-            if v["event"] == kind {
-                return v;
-            }
-        }
-        panic!("no {kind} event in time");
-    }
-
-    fn type_line(&mut self, s: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin
-            .write_all(s.as_bytes())
-            .and_then(|_| stdin.write_all(b"\n"))
-            .and_then(|_| stdin.flush())
-            .expect("type");
-    }
-
-    fn interrupt(&self) {
-        let ok = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().expect("kill");
-        assert!(ok.success());
-    }
-
-    /// [`finish`](Self::finish), and every line the process wrote on stdout that was not read yet.
-    fn finish_with_stdout(self) -> (i32, String, Vec<String>) {
-        let lines = self.lines.clone();
-        let (code, err) = self.finish();
-        // The process has exited: its stdout reader ends at end of file, closing the channel.
-        let deadline = Instant::now() + WAIT;
-        let mut out = Vec::new();
-        while let Ok(l) = lines.recv_deadline(deadline) {
-            out.push(l);
-        }
-        (code, err, out)
-    }
-
-    /// Waits for exit (bounded) and returns the code and stderr.
-    fn finish(mut self) -> (i32, String) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                return (status.code().unwrap_or(-1), err);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("sockchat did not exit in time");
-            }
-            // Polling a child's exit has no channel to wait on; a short pause keeps this loop cheap.
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-}
-
-/// A test that fails half-way must not leave its server running after the test binary ends.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn listening(p: &Proc) -> SocketAddr {
     let v = p.event("listening");

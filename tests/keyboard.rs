@@ -2,43 +2,17 @@
 //! Tab order of the start screen and the chat view, Space and Enter on what has the focus, the F1 help,
 //! and a name on every control.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
 
+use common::window::{DEADLINE, app, found_server, has_text, wait_for};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use sockchat::engine::discovery::{BrowseEvent, FoundServer};
+use sockchat::engine::discovery::BrowseEvent;
 use sockchat::gui::SockchatApp;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn app() -> Harness<'static, SockchatApp> {
-    Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
-}
-
-fn wait_for(
-    h: &mut Harness<'static, SockchatApp>,
-    what: &str,
-    cond: impl Fn(&Harness<'static, SockchatApp>) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        h.run_steps(1);
-        if cond(h) {
-            return;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn has_text(h: &Harness<'static, SockchatApp>, text: &str) -> bool {
-    h.query_by_label_contains(text).is_some()
-}
 
 /// The name of the control the keyboard is on, or "nothing".
 fn focused(h: &Harness<'static, SockchatApp>) -> String {
@@ -209,8 +183,8 @@ fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
     let (browser, rx) = crossbeam_channel::unbounded();
     let mut h = app();
     h.state_mut().found.attach(rx);
-    browser.send(BrowseEvent::Found(found_server("Room 101", "192.0.2.7", 7999))).unwrap();
-    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Room 101", "192.0.2.7", 7999, 1))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 1))).unwrap();
     h.run_steps(2);
     press(&mut h, Key::Tab);
     press(&mut h, Key::Tab);
@@ -278,20 +252,6 @@ fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
     assert!(got.contains(&"/name kim".to_string()), "{got:?}");
 }
 
-fn found_server(name: &str, ip: &str, port: u16) -> FoundServer {
-    FoundServer {
-        id: format!("{name} (lab:{port})._sockchat._tcp.local."),
-        name: name.into(),
-        host: "lab-pc.local".into(),
-        addrs: vec![ip.parse().unwrap()],
-        port,
-        mode: Some(sockchat::engine::Mode::Room),
-        clients: Some(1),
-        version: "0.1.0".into(),
-        tls: false,
-    }
-}
-
 /// Every control a user can act on, with no name a screen reader could say (placeholders and tooltips
 /// are not names: a placeholder goes once the field has text, a tooltip is a description; an icon such as
 /// "?" or "☀" is no name either: it must hold a letter or a digit).
@@ -335,7 +295,7 @@ fn every_control_of_the_start_screen_and_the_chat_views_has_a_name() {
     assert_named(&h, "server form, theme menu open");
     h.key_press(Key::Escape);
     h.get_by_label("Client").click();
-    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port))).unwrap();
+    browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 1))).unwrap();
     h.run_steps(2);
     assert!(h.query_by_label("Join").is_some());
     assert_named(&h, "client form with a server found");

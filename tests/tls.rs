@@ -4,20 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command as Cmd, Stdio};
+use std::process::{Command as Cmd, Stdio};
 use std::time::{Duration, Instant};
 
+use common::proc::{BIN, Proc};
 use common::*;
-use crossbeam_channel::Receiver;
 use serde_json::Value;
 use sockchat::engine::{ClientConfig, ClientTls, Command, Engine, Mode, ServerConfig, ServerTls};
 use sockchat::model::{DisconnectReason, Event, Origin, Peer, Target};
 use sockchat::trust::{Fingerprint, TrustAnswer, TrustPolicy, Trusted};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockchat");
 
 /// A fresh directory for one test's certificate and known-servers file.
 fn temp_dir(name: &str) -> PathBuf {
@@ -231,6 +229,51 @@ fn a_plain_client_at_a_tls_server_is_refused_and_told_why() {
     assert_eq!(refused(&server), "it spoke plain text, not TLS (this server uses --tls)");
     assert_eq!(raw.line(), "sockchat: this server uses TLS (encryption): connect with --tls");
     assert!(raw.closed());
+    // A sockchat client without --tls says why it was closed, instead of "closed by peer".
+    let plain = Engine::client(ClientConfig { addr: addr.to_string(), ..ClientConfig::default() }, None);
+    connected(&plain);
+    plain.send(Command::Send { to: Target::All, text: "hello?".into() });
+    match wait_for(plain.events(), |e| matches!(e, Event::Disconnected { .. })) {
+        Event::Disconnected { reason: DisconnectReason::Policy(why), .. } => {
+            assert!(why.starts_with("the server uses TLS (encryption); connect again with --tls"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(refused(&server), "it spoke plain text, not TLS (this server uses --tls)");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_first_line_that_shares_a_segment_with_the_handshake_end_is_read_at_once() {
+    // rustls decrypts the line along with the client's Finished during the server's handshake; a reader
+    // that went straight to `recv` would wait for bytes that never come (this client sends nothing more).
+    let dir = temp_dir("segment");
+    let (server, addr, fp) = tls_server(Mode::OneWay, &dir);
+    let pin = ClientTls { known_servers: dir.join("known_servers"), policy: TrustPolicy::Pin(fp) };
+    let verifier = sockchat::engine::tls::verify::Verifier::new(addr.to_string(), &pin).unwrap();
+    let config = sockchat::engine::tls::verify::client_config(verifier).unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    // By hand up to the point where only our Finished is left to send.
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(&mut sock).unwrap();
+        }
+        conn.read_tls(&mut sock).unwrap();
+        conn.process_new_packets().unwrap();
+    }
+    conn.writer().write_all(b"first line\n").unwrap();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).unwrap();
+    }
+    // Finished and the line's record in one write: one segment on loopback.
+    sock.write_all(&out).unwrap();
+    assert_eq!(messages(server.events(), 1)[0].text, "first line");
+    drop(sock);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -333,102 +376,12 @@ fn idle_timeout_and_not_reading_rules_hold_over_tls() {
 
 // ---- processes: the terminal's flags, and interop with ncat and openssl ----
 
-/// A running program, its stdout lines arriving on a channel so every wait is bounded.
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-}
-
 /// The next message the client received (its own lines are message events too).
 fn incoming(c: &Proc) -> serde_json::Value {
     loop {
         let v = c.event("message");
         if v["dir"] == "in" {
             return v;
-        }
-    }
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Cmd) -> Proc {
-        let mut child =
-            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines }
-    }
-
-    fn sockchat(config_dir: &Path, args: &[&str]) -> Proc {
-        Proc::spawn(Cmd::new(BIN).env("SOCKCHAT_CONFIG_DIR", config_dir).args(args))
-    }
-
-    fn line(&self) -> String {
-        self.lines.recv_timeout(WAIT).expect("a line of output in time")
-    }
-
-    /// Next JSON event of this kind, skipping others.
-    fn event(&self, kind: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let l = self.line();
-            let v: Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
-            if v["event"] == kind {
-                return v;
-            }
-        }
-        panic!("no {kind} event in time");
-    }
-
-    /// The next line containing `text`.
-    fn line_with(&self, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            let l = self.line();
-            if l.contains(text) {
-                return l;
-            }
-        }
-        panic!("no line with {text:?} in time");
-    }
-
-    fn type_line(&mut self, s: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{s}\n").as_bytes()).and_then(|_| stdin.flush()).expect("type");
-    }
-
-    /// Waits for exit (bounded): the code and stderr.
-    fn finish(mut self) -> (i32, String) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                return (status.code().unwrap_or(-1), err);
-            }
-            assert!(Instant::now() < deadline, "the process did not exit in time");
-            // A child's exit has no channel to wait on; a short pause keeps this loop cheap.
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
@@ -483,6 +436,74 @@ fn the_terminal_refuses_an_unknown_server_until_pinned_or_accepted() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A certificate authority of the test's own and a server certificate it signed for localhost and
+/// 127.0.0.1, written to `dir`: (CA file, certificate, key, the certificate's fingerprint).
+fn ca_signed_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "sockchat test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "sockchat test server");
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let leaf = leaf.signed_by(&key, &ca).unwrap();
+    let (ca_file, cert, key_file) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let fp = sockchat::engine::tls::fingerprint(leaf.der()).to_string();
+    (ca_file, cert, key_file, fp)
+}
+
+#[test]
+fn a_certificate_the_system_roots_vouch_for_is_accepted_without_asking() {
+    let dir = temp_dir("roots");
+    let (srv_dir, cli_dir) = (dir.join("server"), dir.join("client"));
+    std::fs::create_dir_all(&srv_dir).unwrap();
+    let (ca, cert, key, fp) = ca_signed_files(&srv_dir);
+    let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+    let server = Proc::sockchat(
+        &srv_dir,
+        &["server", "127.0.0.1:0", "--tls", "--cert", &cert, "--key", &key, "--mode", "one-way"]
+            .into_iter()
+            .chain(["--headless", "--json", "--no-announce"])
+            .collect::<Vec<_>>(),
+    );
+    let port = server.event("listening")["addr"].as_str().unwrap().parse::<SocketAddr>().unwrap().port();
+    // SSL_CERT_FILE takes the place of the system's store for the roots loader: the test's CA is then
+    // the client's only root, as a real CA is for a real server.
+    let client = |roots: &Path| {
+        Proc::spawn_cmd(
+            Cmd::new(BIN)
+                .env("SOCKCHAT_CONFIG_DIR", &cli_dir)
+                .env("SSL_CERT_FILE", roots)
+                .env_remove("SSL_CERT_DIR")
+                .args(["client", &format!("localhost:{port}"), "--tls", "--headless", "--json"]),
+        )
+    };
+    let mut c = client(&ca);
+    let v = c.event("connected");
+    assert_eq!(v["peer"]["tls"]["trusted"], "system_roots", "{v}");
+    assert_eq!(v["peer"]["tls"]["fingerprint"], fp.as_str());
+    c.type_line("vouched for");
+    assert_eq!(server.event("message")["text"], "vouched for");
+    assert_eq!(c.finish().0, 0);
+    assert!(!cli_dir.join("known_servers").exists(), "a CA-vouched server needs no remembering");
+    // Without that root the same server is one the user has never seen: refused, not asked.
+    let empty = dir.join("no-roots.pem");
+    std::fs::write(&empty, "").unwrap();
+    let (code, err) = client(&empty).finish();
+    assert_ne!(code, 0);
+    assert!(err.contains("not a known server") && err.contains(&fp), "{err}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A free loopback port for a program that cannot report the one it got from port 0 (ncat, openssl).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -519,7 +540,7 @@ fn client_to(dir: &Path, port: u16, fp: &str) -> Proc {
 fn ncat_ssl_chats_with_a_sockchat_tls_server() {
     let dir = temp_dir("ncat-client");
     let (mut server, addr, _) = tls_server_process(&dir, "duplex");
-    let mut ncat = Proc::spawn(Cmd::new("ncat").args(["--ssl", "127.0.0.1", &addr.port().to_string()]));
+    let mut ncat = Proc::spawn_cmd(Cmd::new("ncat").args(["--ssl", "127.0.0.1", &addr.port().to_string()]));
     server.event("connected");
     ncat.type_line("hello from ncat");
     let v = server.event("message");
@@ -582,20 +603,4 @@ fn sockchat_client_chats_with_openssl_s_server_over_tls_1_3_and_1_2() {
         assert_eq!(v["peer"]["tls"]["version"], version, "{v}");
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-impl Proc {
-    fn spawn_child(mut child: Child) -> Proc {
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc { child, stdin, lines }
-    }
 }

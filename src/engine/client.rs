@@ -314,6 +314,8 @@ fn read_loop(
     let mut ids = RelayIds::default();
     let mut flow = Flow::default();
     let mut stopped = false;
+    // The server said it speaks only TLS (we spoke plain text): the reason the connection ends.
+    let mut tls_only = false;
     // Only the first line can be the server's greeting; a later line that looks like one is chat.
     let mut first = true;
     let mut input: &TcpStream = stream;
@@ -332,23 +334,19 @@ fn read_loop(
                 let n = n.unwrap_or(0);
                 let (data, tls_closed) = match &tls {
                     None => (&buf[..n], false),
-                    Some((session, nudge)) => {
-                        plain.clear();
-                        match session.decrypt(&buf[..n], &mut plain) {
-                            Ok(d) => {
-                                if d.wants_write {
-                                    let _ = nudge.try_send(());
-                                }
-                                (&plain[..], d.closed)
-                            }
-                            Err(e) => break DisconnectReason::Error(e.to_string()),
-                        }
-                    }
+                    Some((session, nudge)) => match session.read_step(&buf[..n], &mut plain, || {
+                        let _ = nudge.try_send(());
+                    }) {
+                        Ok(closed) => (&plain[..], closed),
+                        Err(e) => break DisconnectReason::Error(e.to_string()),
+                    },
                 };
                 let time = model::now();
                 dec.feed(data, &mut |l| {
                     if l.text == protocol::STOPPING_NOTICE {
                         stopped = true;
+                    } else if l.text == protocol::TLS_ONLY_NOTICE {
+                        tls_only = true;
                     } else if std::mem::take(&mut first) && protocol::is_greeting(&l.text) {
                         let _ = hello.try_send(());
                     } else {
@@ -370,6 +368,10 @@ fn read_loop(
     flush(sink, &mut run);
     let end = match end {
         DisconnectReason::Closed | DisconnectReason::Error(_) if stopped => DisconnectReason::ServerStopped,
+        DisconnectReason::Closed | DisconnectReason::Error(_) if tls_only => DisconnectReason::Policy(
+            "the server uses TLS (encryption); connect again with --tls, or with Encrypt on in the window"
+                .into(),
+        ),
         e => e,
     };
     let why = reason.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or(end);

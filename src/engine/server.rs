@@ -246,19 +246,13 @@ impl Shared {
                     let n = n.unwrap_or(0);
                     let (data, tls_closed) = match &tls {
                         None => (&buf[..n], false),
-                        Some((session, nudge)) => {
-                            plain.clear();
-                            match session.decrypt(&buf[..n], &mut plain) {
-                                Ok(d) => {
-                                    if d.wants_write {
-                                        // An empty entry: the writer takes out what rustls has to send.
-                                        let _ = nudge.send(Bytes::from(&[][..]));
-                                    }
-                                    (&plain[..], d.closed)
-                                }
-                                Err(e) => break DisconnectReason::Error(e.to_string()),
-                            }
-                        }
+                        // An empty entry: the writer takes out what rustls has to send.
+                        Some((session, nudge)) => match session.read_step(&buf[..n], &mut plain, || {
+                            let _ = nudge.send(Bytes::from(&[][..]));
+                        }) {
+                            Ok(closed) => (&plain[..], closed),
+                            Err(e) => break DisconnectReason::Error(e.to_string()),
+                        },
                     };
                     if let Some(rx) = name_wait.take() {
                         // Answered or given up (the channel closes) or too slow: go on either way.

@@ -27,8 +27,10 @@ pub(super) fn list(ui: &mut egui::Ui, s: &mut Session, present: bool, calls_open
     if s.clients.is_empty() {
         let hint = match (&s.phase, s.reachable.first()) {
             (Phase::Live, Some(a)) => {
+                // A TLS server: plain `nc` would only be refused.
+                let cmd = if s.fingerprint.is_some() { "ncat --ssl" } else { "nc" };
                 format!(
-                    "No one yet. Clients connect to an address above, for example:\nnc {} {}",
+                    "No one yet. Clients connect to an address above, for example:\n{cmd} {} {}",
                     a.ip(),
                     a.port()
                 )

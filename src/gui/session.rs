@@ -473,7 +473,11 @@ impl Session {
                 if self.request.is_server() {
                     self.calls.name_lane(peer.id, peer.label(), peer.addr);
                 } else if peer.id == 0 {
-                    self.calls.name_lane(0, format!("server {}", peer.label()), peer.addr);
+                    // The server's label says "server" already.
+                    self.calls.name_lane(0, peer.label(), peer.addr);
+                }
+                if peer.tls.is_some() {
+                    self.calls.encrypt_lane(if self.request.is_server() { peer.id } else { 0 });
                 }
                 if self.request.is_server() {
                     self.clients.insert(peer.id, ClientEntry { peer: peer.clone(), since: *time });
@@ -493,6 +497,8 @@ impl Session {
                 }
                 if self.server.as_ref().is_some_and(|s| s.id == peer.id) {
                     self.server = Some(peer.clone());
+                    // Its name arrived: the lane says it too, as a client's lane does on a server.
+                    self.calls.name_lane(0, peer.label(), peer.addr);
                 }
                 if let Some(line) = change {
                     self.chat.push_line(&line);
@@ -517,6 +523,7 @@ impl Session {
                     self.last_reason = Some(match reason {
                         DisconnectReason::ByUs => "Disconnected.".into(),
                         DisconnectReason::ServerStopped => "The server was stopped.".into(),
+                        DisconnectReason::Policy(p) => format!("The server closed the connection: {p}."),
                         r => format!("The server went away ({}).", r.describe()),
                     });
                 }

@@ -146,10 +146,11 @@ pub fn bar_marker(ui: &mut egui::Ui, s: &super::Session) {
     }
 }
 
-/// A client's card marker on the server: just the lock, small, for an encrypted connection.
+/// A client's card marker on the server, small, for an encrypted connection: the lock with its word
+/// (the lock glyph alone is a blot at card size, seen in a real window).
 pub fn card_lock(ui: &mut egui::Ui, tls: Option<&TlsInfo>) {
     if let Some(t) = tls {
-        ui.label(RichText::new(LOCK).small())
+        ui.label(RichText::new(format!("{LOCK} TLS")).small().weak())
             .accessible_name("encrypted (TLS)")
             .on_hover_text(format!("Encrypted: {}, {}", t.version, t.cipher));
     }

@@ -1,6 +1,9 @@
 //! Shared helpers for the loopback tests: bounded waits on channels and sockets, never bare sleeps.
 #![allow(dead_code)]
 
+pub mod proc;
+pub mod window;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

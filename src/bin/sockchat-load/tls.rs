@@ -4,18 +4,18 @@
 //! `--ssl-cert/--ssl-key`), so both pay for the same key type and signature. The clients pin its
 //! fingerprint through sockchat's own verifier: no accept-anything check, even in a load tool.
 //!
-//! A client's reader and sender are separate threads, as over plain TCP. They share the rustls state the
-//! way the engine's connections do (`engine::tls`): the lock is held for in-memory work only, the reader
-//! reads the socket without it, and only the sender writes ciphertext.
+//! A client's reader and sender are separate threads, as over plain TCP. They share the rustls state
+//! through the engine's own [`Session`]: the lock is held for in-memory work only, the reader reads the
+//! socket without it, and only the sender writes ciphertext.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use sockchat::engine::ClientTls;
-use sockchat::engine::tls::{cert, fingerprint, verify};
+use sockchat::engine::tls::{Session, cert, fingerprint, verify};
 use sockchat::trust::TrustPolicy;
 
 use super::Res;
@@ -68,11 +68,18 @@ impl Tls {
         while conn.wants_write() {
             conn.write_tls(&mut io).map_err(|e| format!("TLS handshake: {e}"))?;
         }
-        let shared = Arc::new(Mutex::new(conn));
+        let session = Arc::new(Session::new(conn.into()));
         let sock = s.try_clone().map_err(|e| format!("clone socket: {e}"))?;
         Ok((
-            TlsRead { conn: shared.clone(), sock, raw: vec![0; 64 * 1024] },
-            TlsWrite { conn: shared, sock: s, out: Vec::new() },
+            TlsRead {
+                session: session.clone(),
+                sock,
+                raw: vec![0; 64 * 1024],
+                plain: Vec::new(),
+                at: 0,
+                first: true,
+            },
+            TlsWrite { session, sock: s, out: Vec::new() },
         ))
     }
 }
@@ -87,41 +94,44 @@ fn path(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn lock(c: &Mutex<rustls::ClientConnection>) -> MutexGuard<'_, rustls::ClientConnection> {
-    c.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The reading half: plaintext from the shared connection, ciphertext read from the socket unlocked.
+/// The reading half: ciphertext read from the socket without the lock, decrypted as the engine's
+/// readers do it.
 pub(super) struct TlsRead {
-    conn: Arc<Mutex<rustls::ClientConnection>>,
+    session: Arc<Session>,
     sock: TcpStream,
     raw: Vec<u8>,
+    /// Plaintext decrypted but not yet returned, from `at`.
+    plain: Vec<u8>,
+    at: usize,
+    /// The first read takes what came with the end of the handshake before waiting on the socket.
+    first: bool,
 }
 
 impl Read for TlsRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match lock(&self.conn).reader().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                r => return r,
-            }
-            let n = (&self.sock).read(&mut self.raw)?;
-            if n == 0 {
+        while self.at == self.plain.len() {
+            let first = std::mem::take(&mut self.first);
+            let n = if first { 0 } else { (&self.sock).read(&mut self.raw)? };
+            if n == 0 && !first {
                 return Ok(0);
             }
-            let mut conn = lock(&self.conn);
-            let mut cipher = &self.raw[..n];
-            while !cipher.is_empty() {
-                conn.read_tls(&mut cipher)?;
-                conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            // The reader's answers (a key update's) wait in rustls until the sender's next write.
+            let closed = self.session.read_step(&self.raw[..n], &mut self.plain, || {})?;
+            self.at = 0;
+            if self.plain.is_empty() && closed {
+                return Ok(0);
             }
         }
+        let k = buf.len().min(self.plain.len() - self.at);
+        buf[..k].copy_from_slice(&self.plain[self.at..self.at + k]);
+        self.at += k;
+        Ok(k)
     }
 }
 
 /// The writing half: encrypts under the lock, writes the records after letting it go.
 pub(super) struct TlsWrite {
-    conn: Arc<Mutex<rustls::ClientConnection>>,
+    session: Arc<Session>,
     sock: TcpStream,
     out: Vec<u8>,
 }
@@ -131,13 +141,7 @@ impl Write for TlsWrite {
         // At most 64 KiB of plaintext at a time, so what waits in memory stays small.
         let take = buf.len().min(64 * 1024);
         self.out.clear();
-        {
-            let mut conn = lock(&self.conn);
-            conn.writer().write_all(&buf[..take])?;
-            while conn.wants_write() {
-                conn.write_tls(&mut self.out)?;
-            }
-        }
+        self.session.encrypt(&[&buf[..take]], &mut self.out)?;
         (&self.sock).write_all(&self.out)?;
         Ok(take)
     }

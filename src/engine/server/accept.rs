@@ -171,8 +171,13 @@ impl Shared {
                 {
                     // A plain client shows lines from the server: this one tells its user what to do.
                     let _ = sock.set_write_timeout(Some(Duration::from_millis(200)));
-                    let note = b"sockchat: this server uses TLS (encryption): connect with --tls\n";
-                    let _ = super::super::client::send_traced(&self.sink, &sock, note, &mut Flow::default());
+                    let note = format!("{}\n", crate::protocol::TLS_ONLY_NOTICE);
+                    let _ = super::super::client::send_traced(
+                        &self.sink,
+                        &sock,
+                        note.as_bytes(),
+                        &mut Flow::default(),
+                    );
                 }
                 let _ = sock.shutdown(Shutdown::Both, &self.sink);
                 if !matches!(f, tls::handshake::Failed::Stopped) {

@@ -47,11 +47,11 @@ pub(crate) mod client;
 mod dirs;
 pub mod handshake;
 pub mod known;
-mod session;
+pub mod session;
 pub mod verify;
 
 pub use dirs::{NO_CONFIG_DIR, cert_dir, config_dir, known_servers_file};
-pub(crate) use session::Session;
+pub use session::Session;
 
 use std::time::Duration;
 

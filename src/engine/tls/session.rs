@@ -1,25 +1,30 @@
 //! One TLS connection's rustls state, shared by its reader and its writer (see the module docs of
 //! `engine::tls`): the lock is held for in-memory work only, and only the writer takes ciphertext out.
+//!
+//! Public so the load tool's clients use the same reading and writing as the engine's connections:
+//! rustls refuses more ciphertext while its plaintext buffer is full, so a reader that handed it a large
+//! read at once without taking plaintext out in between failed under load ("received plaintext buffer
+//! full"); here each `read_tls` is followed by taking out what it gave.
 
 use std::io::{self, Read, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub(crate) struct Session {
+pub struct Session {
     conn: Mutex<rustls::Connection>,
 }
 
 /// What one read's ciphertext gave.
 #[derive(Debug, Default)]
-pub(crate) struct Decrypted {
+pub struct Decrypted {
     /// The peer said `close_notify`: the end of its data, as end of file is for plain TCP.
-    pub(crate) closed: bool,
+    pub closed: bool,
     /// rustls has records to send (an answer the reader caused): the writer should take them out.
-    pub(crate) wants_write: bool,
+    pub wants_write: bool,
 }
 
 impl Session {
     /// After a finished handshake.
-    pub(crate) fn new(mut conn: rustls::Connection) -> Session {
+    pub fn new(mut conn: rustls::Connection) -> Session {
         // Our own queues bound what waits (the server's per-client queue, in bytes); rustls's buffer
         // limit would only make a write return short.
         conn.set_buffer_limit(None);
@@ -32,7 +37,7 @@ impl Session {
 
     /// The reader's part: hands `cipher` (one `recv`'s bytes) to rustls and appends the plaintext it
     /// gives to `plain`. An error is a broken or hostile peer: the connection ends.
-    pub(crate) fn decrypt(&self, mut cipher: &[u8], plain: &mut Vec<u8>) -> io::Result<Decrypted> {
+    fn decrypt(&self, mut cipher: &[u8], plain: &mut Vec<u8>) -> io::Result<Decrypted> {
         let mut conn = self.lock();
         let mut out = Decrypted::default();
         // Once at least: with no new bytes it takes out what rustls already holds.
@@ -58,9 +63,20 @@ impl Session {
         Ok(out)
     }
 
+    /// A read loop's step: [`Session::decrypt`] into `plain` (cleared first), then `nudge` the writer if
+    /// rustls has records to send. `Ok(true)` when the peer said `close_notify`.
+    pub fn read_step(&self, cipher: &[u8], plain: &mut Vec<u8>, nudge: impl FnOnce()) -> io::Result<bool> {
+        plain.clear();
+        let d = self.decrypt(cipher, plain)?;
+        if d.wants_write {
+            nudge();
+        }
+        Ok(d.closed)
+    }
+
     /// The writer's part: encrypts `pieces` and appends every record waiting (the reader's answers
     /// too, in the order rustls made them) to `cipher`.
-    pub(crate) fn encrypt(&self, pieces: &[&[u8]], cipher: &mut Vec<u8>) -> io::Result<()> {
+    pub fn encrypt(&self, pieces: &[&[u8]], cipher: &mut Vec<u8>) -> io::Result<()> {
         let mut conn = self.lock();
         for p in pieces {
             conn.writer().write_all(p)?;
@@ -72,7 +88,7 @@ impl Session {
     }
 
     /// `close_notify`, for a clean end of our sending (the client's `Finish`, the server's stop).
-    pub(crate) fn close_notify(&self, cipher: &mut Vec<u8>) -> io::Result<()> {
+    pub fn close_notify(&self, cipher: &mut Vec<u8>) -> io::Result<()> {
         self.lock().send_close_notify();
         self.encrypt(&[], cipher)
     }

@@ -179,6 +179,13 @@ pub const ALL: &[Explain] = &[
     },
 ];
 
+/// Added to `recv`, `send` and `writev` on a TLS connection: what its bytes are.
+pub const OVER_TLS: &str = "This connection is encrypted (TLS), so the bytes are TLS records, not the \
+    chat's text: each starts with a 5-byte header (23 = 0x17 for application data, the version 3 3, then \
+    the length) followed by the encrypted bytes and a 16-byte tag that proves nobody changed them. \
+    sockchat hands what recv brought to rustls, which checks and decrypts it, and finds the lines in what \
+    comes out; a line to send is encrypted first. Anyone watching the network sees only these bytes.";
+
 /// The explanation of `name`, if there is one.
 pub fn of(name: &str) -> Option<&'static Explain> {
     ALL.iter().find(|e| e.name == name)

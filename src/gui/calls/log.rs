@@ -5,8 +5,9 @@
 //! A message is linked to its bytes by replaying the connection's byte stream: the engine sends a
 //! message right after the `recv` that completed it, so the bytes since the previous message's line end,
 //! up to the next line end, are that message's (blank lines and `/name` lines are not messages and are
-//! skipped). Where bytes are missing (merged in a flood, not recorded, or dropped for room) the message
-//! is linked to the last `recv` before it on its connection, without a byte range.
+//! skipped). Where bytes are missing (merged in a flood, not recorded, or dropped for room) or are
+//! ciphertext (a TLS connection), the message is linked to the last `recv` before it on its connection,
+//! without a byte range.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -68,6 +69,8 @@ pub struct LaneInfo {
     pub last: u64,
     /// Its column in the gutter.
     pub col: usize,
+    /// TLS: its `recv`/`send` bytes are records of ciphertext, so no message can be found in them.
+    pub encrypted: bool,
 }
 
 /// Which bytes made one message: the `recv` calls that carried it (by call id) and where in the first
@@ -306,6 +309,7 @@ impl CallLog {
             first: abs,
             last: abs,
             col,
+            encrypted: false,
         });
     }
 
@@ -329,9 +333,24 @@ impl CallLog {
                 first: abs,
                 last: abs,
                 col,
+                encrypted: false,
             };
             self.lanes.push(info);
         }
+    }
+
+    /// The connection is TLS (the chat's `connected` says so): its messages are linked to the `recv` that
+    /// completed them, without a byte range, since the bytes are ciphertext.
+    pub fn encrypt_lane(&mut self, peer: PeerId) {
+        let key = self.key(Lane::Conn(peer));
+        if let Some(l) = self.lanes.iter_mut().find(|l| l.key == key) {
+            l.encrypted = true;
+        }
+    }
+
+    /// Whether the lane's bytes are ciphertext.
+    pub fn encrypted(&self, lane: Lane) -> bool {
+        self.lane(self.key(lane)).is_some_and(|l| l.encrypted)
     }
 
     /// The connection ended (the chat's `disconnected`): its lane greys.
@@ -372,8 +391,9 @@ impl CallLog {
     /// A message arrived from `peer` as chat entry `msg`; links it to the `recv`s that carried it.
     pub fn message(&mut self, lane: Lane, msg: usize, text: &str) {
         let key = self.key(lane);
+        let encrypted = self.encrypted(lane);
         let Some(mut s) = self.streams.remove(&key) else { return };
-        let link = if s.gap || s.open.is_empty() {
+        let link = if encrypted || s.gap || s.open.is_empty() {
             s.gap = false;
             s.open.clear();
             s.off = 0;

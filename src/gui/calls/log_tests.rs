@@ -131,3 +131,23 @@ fn lanes_of_connections_gone_from_the_history_leave_it() {
     assert!(log.lanes().len() <= MAX_CALLS, "{} lanes kept", log.lanes().len());
     assert!(log.lanes().iter().all(|l| l.last >= log.span().0));
 }
+
+#[test]
+fn over_tls_a_message_is_linked_to_its_recv_without_a_byte_range() {
+    // Ciphertext that happens to hold line ends: on a plain lane they would be cut into "lines".
+    let cipher = b"\x17\x03\x03\x00\x2a\x9c\nhello\x8e\x11\n\x02";
+    let mut log = CallLog::new(true);
+    log.push(recv(1, cipher));
+    log.name_lane(1, "ann".into(), "127.0.0.1:40266".parse().unwrap());
+    log.encrypt_lane(1);
+    assert!(log.encrypted(Lane::Conn(1)));
+    log.message(Lane::Conn(1), 10, "hello");
+    let l = log.link(10).unwrap();
+    assert_eq!((l.recvs.as_slice(), l.range), (&[1][..], None));
+    assert_eq!(log.by_id(1).unwrap().msgs, [10]);
+    // A plain lane beside it still gets its ranges.
+    log.push(call(2, Lane::Conn(2), "recv", ret(6), Some(b"hello\n")));
+    log.message(Lane::Conn(2), 11, "hello");
+    assert_eq!(log.link(11).unwrap().range, Some((0, 6)));
+    assert!(!log.encrypted(Lane::Conn(2)));
+}

@@ -77,15 +77,26 @@ pub fn panel(ui: &mut egui::Ui, s: &mut Session) {
         ui.label(RichText::new(note).small().italics().weak());
     }
     let h = ui.available_height();
-    egui::Panel::bottom("call-detail")
+    // egui keeps a panel's height in pixels; the detail keeps its share of the panel instead, so a
+    // window made taller gives both parts room (not the timeline all of it) and a smaller one keeps both.
+    let share_id = egui::Id::unique("call-detail-share");
+    let (last_h, share) = ui.data(|d| d.get_temp::<(f32, f32)>(share_id)).unwrap_or((h, 0.4));
+    let mut panel = egui::Panel::bottom("call-detail")
         .resizable(true)
         .default_size((h * 0.4).max(100.0))
-        .size_range(80.0..=(h - 60.0).max(90.0))
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical().id_salt("detail").auto_shrink([false, false]).show(ui, |ui| {
-                detail(ui, s);
-            });
+        .size_range(80.0..=(h - 60.0).max(90.0));
+    if (last_h - h).abs() > 0.5 {
+        panel = panel.exact_size((h * share).clamp(80.0, (h - 60.0).max(90.0)));
+    }
+    let shown = panel.show(ui, |ui| {
+        egui::ScrollArea::vertical().id_salt("detail").auto_shrink([false, false]).show(ui, |ui| {
+            detail(ui, s);
         });
+    });
+    if h > 0.0 {
+        let share = (shown.response.rect.height() / h).clamp(0.05, 0.95);
+        ui.data_mut(|d| d.insert_temp(share_id, (h, share)));
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         if s.calls.is_empty() {
             ui.label(RichText::new(empty_hint(s)).weak().italics());
@@ -243,7 +254,7 @@ fn call_detail(ui: &mut egui::Ui, s: &mut Session, row: &log::Row) {
         ));
     }
     ui.add_space(4.0);
-    explanation(ui, c, s.calls.server);
+    explanation(ui, c, s.calls.server, s.calls.encrypted(c.lane));
     if matches!(c.name, "recv" | "send" | "writev") {
         ui.add_space(6.0);
         if row.bytes_dropped {
@@ -283,7 +294,7 @@ fn message_ranges(calls: &CallLog, id: u64, msgs: &[usize]) -> Vec<std::ops::Ran
 }
 
 /// What the call does, blocks on, can get wrong; the classic program's line; how sockchat differs.
-fn explanation(ui: &mut egui::Ui, c: &Call, server: bool) {
+fn explanation(ui: &mut egui::Ui, c: &Call, server: bool, encrypted: bool) {
     let Some(e) = explain::of(c.name) else {
         ui.label(RichText::new(format!("No explanation for {}() yet.", c.name)).weak());
         return;
@@ -320,6 +331,9 @@ fn explanation(ui: &mut egui::Ui, c: &Call, server: bool) {
     if !e.differs.is_empty() {
         para(ui, "sockchat differs:", e.differs);
     }
+    if encrypted && matches!(c.name, "recv" | "send" | "writev") {
+        para(ui, "Over TLS:", explain::OVER_TLS);
+    }
 }
 
 fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
@@ -346,11 +360,14 @@ fn message_detail(ui: &mut egui::Ui, s: &mut Session, n: usize) {
         )
     });
     if link.range.is_none() {
-        ui.label(
-            RichText::new("Which of the bytes are this message's is not known: the recv was merged in a flood, or its bytes were not kept.")
-                .small()
-                .weak(),
-        );
+        let why = if s.calls.lane(link.key).is_some_and(|l| l.encrypted) {
+            "The connection is encrypted (TLS): the line is inside these bytes, but as ciphertext, so no \
+             byte of it can be pointed at."
+        } else {
+            "Which of the bytes are this message's is not known: the recv was merged in a flood, or its \
+             bytes were not kept."
+        };
+        ui.label(RichText::new(why).small().weak());
     }
     for (i, id) in link.recvs.iter().enumerate() {
         ui.add_space(4.0);

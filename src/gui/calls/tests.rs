@@ -203,6 +203,51 @@ fn selecting_accept_explains_it_with_fork_and_threads() {
 }
 
 #[test]
+fn over_tls_a_recv_says_its_bytes_are_ciphertext_and_a_message_points_at_none() {
+    let mut h = server();
+    let mut p = (*ann()).clone();
+    p.tls = Some(crate::trust::TlsInfo {
+        version: "TLS 1.3".into(),
+        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        server_cert: None,
+    });
+    let ann = Arc::new(p);
+    feed(&mut h, call(4, Lane::Listener, "accept", "fd 3", ok("fd 7 from 127.0.0.1:40266"), None));
+    feed(&mut h, Event::Connected { time: model::now(), peer: ann.clone() });
+    // One TLS record that carried "hello": header, ciphertext (a line end among it), tag.
+    let record = b"\x17\x03\x03\x00\x1c\x5e\x0ah\x91\x0a\x33\x0c\xaa\xbb\xcc\xdd\xee\xff\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa";
+    feed(&mut h, call(5, Lane::Conn(1), "recv", "fd 7, 16384", ok("33 bytes"), Some(record)));
+    feed(&mut h, message(&ann, 1, "hello"));
+    h.get_by_label_contains("recv(fd 7, 16384) = 33 bytes").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("encrypted (TLS), so the bytes are TLS records").is_some());
+    h.get_by_label_contains("ann: hello").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("as ciphertext, so no byte of it can be pointed at").is_some());
+    let link = session(&h).calls.link(session(&h).chat.next_number() - 1).cloned().expect("a link");
+    assert_eq!((link.recvs.len(), link.range), (1, None), "linked to its recv, no byte range");
+}
+
+#[test]
+fn the_detail_keeps_its_share_of_the_panel_when_the_window_grows_or_shrinks() {
+    let mut h = server();
+    split_line(&mut h);
+    h.get_by_label_contains("accept(fd 3) = fd 7").click();
+    h.run_steps(2);
+    // How far above the window's bottom the explanation starts: the detail's height, less its heading.
+    let room = |h: &mut Harness<'static, SockchatApp>, height: f32| {
+        h.set_size(egui::vec2(1280.0, height));
+        h.run_steps(3);
+        height - h.get_by_label("What it does:").rect().top()
+    };
+    let tall = room(&mut h, 800.0);
+    let short = room(&mut h, 400.0);
+    assert!(short < 0.7 * tall && short < 150.0, "the detail kept {short} of 400 px (had {tall} of 800)");
+    let taller = room(&mut h, 1000.0);
+    assert!(taller > 2.0 * short, "a taller window gave the detail {taller} px (had {short})");
+}
+
+#[test]
 fn step_mode_shows_the_paused_call_and_next_call_answers_it_once() {
     let cfg = ClientConfig { addr: "127.0.0.1:7878".into(), trace: TraceMode::Step, ..Default::default() };
     let mut h = app(StartRequest::Client(cfg));
@@ -247,6 +292,23 @@ fn tcp_state_shows_in_the_clients_status_bar() {
     let conn = TcpConn { lane: Lane::Conn(0), fd: 3, state: Some("ESTABLISHED"), rtt_us: Some(80) };
     feed(&mut h, Event::Tcp { time: model::now(), conns: vec![conn] });
     assert!(h.query_by_label_contains("|  TCP ESTABLISHED, rtt 0.1 ms").is_some());
+}
+
+#[test]
+fn the_clients_lane_names_the_server_once_and_its_host_when_known() {
+    let cfg = ClientConfig { addr: "127.0.0.1:7878".into(), ..Default::default() };
+    let mut h = app(StartRequest::Client(cfg));
+    let mut server = Peer::new(0, "127.0.0.1:7878".parse().unwrap());
+    server.server = true;
+    feed(&mut h, call(1, Lane::Conn(0), "recv", "fd 3, 16384", CallState::Waiting, None));
+    feed(&mut h, Event::Connected { time: model::now(), peer: Arc::new(server.clone()) });
+    let title = |h: &Harness<'static, SockchatApp>| {
+        session(h).calls.lanes().iter().find(|l| l.key.lane == Lane::Conn(0)).map(|l| l.title.clone())
+    };
+    assert_eq!(title(&h).as_deref(), Some("server 127.0.0.1:7878"));
+    server.host = Some("lab-pc".into());
+    feed(&mut h, Event::PeerUpdated { time: model::now(), peer: Arc::new(server) });
+    assert_eq!(title(&h).as_deref(), Some("server lab-pc (127.0.0.1:7878)"));
 }
 
 // Against the real engine on loopback: what the panel shows comes from the calls really made.

@@ -84,6 +84,9 @@ fn the_server_bar_shows_the_fingerprint_large_in_groups_with_a_copy_button() {
             h.output().platform_output.commands.contains(&egui::OutputCommand::CopyText(fp().to_string()));
         assert!(copied, "{:?}", h.output().platform_output.commands);
     }
+    // The empty client list's example command is one that can connect to a TLS server.
+    let h = tls_server([1280.0, 800.0], false);
+    assert!(h.query_by_label_contains("ncat --ssl 192.0.2.1 7878").is_some(), "plain nc in the hint");
     // Projector type is larger still.
     let normal = tls_server([1280.0, 800.0], false).get_by_label(&one).rect().height();
     let big = tls_server([1280.0, 800.0], true).get_by_label(&one).rect().height();
@@ -99,6 +102,8 @@ fn a_plain_server_shows_no_fingerprint() {
     feed(&mut h, Event::Listening { time: model::now(), addr, addrs, fds: None, tls: None });
     assert!(h.query_by_label("Copy fingerprint").is_none());
     assert!(h.query_by_label_contains("Fingerprint").is_none());
+    assert!(h.query_by_label_contains("nc 192.0.2.1 7878").is_some());
+    assert!(h.query_by_label_contains("--ssl").is_none());
 }
 
 /// The dialog for a first meeting; `press` answers it; the command the engine gets is checked.
