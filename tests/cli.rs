@@ -194,7 +194,8 @@ fn log_file_gets_each_event_as_it_happens() {
     let dir = std::env::temp_dir().join(format!("sockchat-cli-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("chat.jsonl");
-    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json", "--log", path.to_str().unwrap()]);
+    let log = path.to_str().unwrap();
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json", "--no-announce", "--log", log]);
     let addr = listening(&p);
     let mut c = Raw::connect(addr);
     c.send(b"keep me\n");
@@ -339,7 +340,8 @@ fn a_low_soft_fd_limit_is_raised_to_the_hard_one_and_said_at_listening() {
 #[cfg(unix)]
 #[test]
 fn a_hard_fd_limit_below_max_clients_is_warned_about_at_start() {
-    let p = under_ulimit("-n 64", &["server", "127.0.0.1:0", "--headless", "--json", "--max-clients", "100"]);
+    let args = ["server", "127.0.0.1:0", "--headless", "--json", "--no-announce", "--max-clients", "100"];
+    let p = under_ulimit("-n 64", &args);
     let fds = p.event("listening")["fds"].clone();
     assert_eq!(fds["limit"], 64, "{fds}");
     assert!(fds["raised_from"].is_null(), "{fds}");
@@ -354,7 +356,8 @@ fn a_hard_fd_limit_below_max_clients_is_warned_about_at_start() {
         )),
         "{text}"
     );
-    let p = under_ulimit("-n 64", &["server", "127.0.0.1:0", "--headless", "--json", "--max-clients", "2"]);
+    let args = ["server", "127.0.0.1:0", "--headless", "--json", "--no-announce", "--max-clients", "2"];
+    let p = under_ulimit("-n 64", &args);
     let _c = Raw::connect(listening(&p));
     assert_eq!(p.json()["event"], "connected", "no warning when the limit is enough");
 }
@@ -369,4 +372,22 @@ fn the_terminal_server_defaults_to_duplex_like_the_window() {
     assert_eq!(c.line(), "the server answers", "without --mode the server can answer");
     p.interrupt();
     assert_eq!(p.finish().0, 0);
+}
+
+#[test]
+fn a_server_on_loopback_says_it_is_not_announced_and_why() {
+    let p = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json", "--name", "Room 101"]);
+    listening(&p);
+    let v = p.event("error");
+    assert_eq!(v["fatal"], false, "{v}");
+    let text = v["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("not announced on the network: this server listens on 127.0.0.1 only"),
+        "{text}"
+    );
+    // Asked not to announce: nothing to say.
+    let quiet = Proc::spawn(&["server", "127.0.0.1:0", "--headless", "--json", "--no-announce"]);
+    let addr = listening(&quiet);
+    let _c = Raw::connect(addr);
+    assert_eq!(quiet.json()["event"], "connected");
 }

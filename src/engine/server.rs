@@ -147,6 +147,14 @@ pub(super) fn run(cfg: ServerConfig, sink: EventSink, cmds: Receiver<Command>) {
         );
         sink.error(None, text, false);
     }
+    if cfg.announce.is_some() && !discovery::reachable_from_lan(local) {
+        let text = format!(
+            "not announced on the network: this server listens on {} only, which other machines cannot \
+             reach; listen on every interface (or this machine's address) to be found",
+            addr.ip()
+        );
+        sink.error(None, text, false);
+    }
     let announcer = cfg
         .announce
         .as_ref()
