@@ -18,11 +18,7 @@ use sockchat::model::{Event, Peer};
 #[test]
 fn found_servers_fill_the_form_join_and_leave_the_list() {
     // A real server to join, on loopback; the "browser" is a channel the test feeds.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (browser, rx) = crossbeam_channel::unbounded();
-    let mut h = app();
-    h.state_mut().found.attach(rx);
+    let (mut h, browser, listener, port) = app_with_browser();
     h.get_by_label("Client").click();
     h.run_steps(2);
     assert!(has_text(&h, "Looking for servers"), "an empty list says it is looking");
@@ -447,11 +443,7 @@ fn toggled(h: &Harness<'static, SockchatApp>, label: &str) -> bool {
 
 #[test]
 fn a_found_tls_server_is_marked_and_choosing_it_turns_encrypt_on() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (browser, rx) = crossbeam_channel::unbounded();
-    let mut h = app();
-    h.state_mut().found.attach(rx);
+    let (mut h, browser, listener, port) = app_with_browser();
     h.get_by_label("Client").click();
     h.run_steps(2);
     assert!(!toggled(&h, "Encrypt (TLS)"), "plain unless asked");

@@ -5,9 +5,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 
-use common::window::{DEADLINE, app, found_server, has_text, wait_for};
+use common::window::{DEADLINE, app, app_with_browser, found_server, has_text, wait_for};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -178,11 +178,7 @@ fn the_start_screen_and_a_servers_chat_view_are_used_by_keyboard_alone() {
 
 #[test]
 fn a_clients_start_screen_and_chat_view_are_used_by_keyboard_alone() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (browser, rx) = crossbeam_channel::unbounded();
-    let mut h = app();
-    h.state_mut().found.attach(rx);
+    let (mut h, browser, listener, port) = app_with_browser();
     browser.send(BrowseEvent::Found(found_server("Room 101", "192.0.2.7", 7999, 1))).unwrap();
     browser.send(BrowseEvent::Found(found_server("Lab B", "127.0.0.1", port, 1))).unwrap();
     h.run_steps(2);
@@ -281,11 +277,7 @@ fn assert_named(h: &Harness<'static, SockchatApp>, screen: &str) {
 
 #[test]
 fn every_control_of_the_start_screen_and_the_chat_views_has_a_name() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (browser, rx) = crossbeam_channel::unbounded();
-    let mut h = app();
-    h.state_mut().found.attach(rx);
+    let (mut h, browser, listener, port) = app_with_browser();
     h.get_by_label("Limits and access").click();
     h.run_steps(2);
     assert!(h.query_by_label("Most clients").is_some());

@@ -2,12 +2,13 @@
 //! frames run until something shows (bounded, so a window that never gets there fails the test).
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use sockchat::engine::discovery::FoundServer;
+use sockchat::engine::discovery::{BrowseEvent, FoundServer};
 use sockchat::gui::SockchatApp;
 use sockchat::model::{Event, Message, Origin, Peer};
 
@@ -19,6 +20,17 @@ pub fn app() -> Harness<'static, SockchatApp> {
     Harness::builder()
         .with_size([1000.0, 700.0])
         .build_eframe(|cc| SockchatApp::new(Some(cc), None).with_native_dialogs(false))
+}
+
+/// The window with a network browser the test feeds, and a real listener on loopback for a found
+/// server to point at: (window, browser, listener, its port).
+pub fn app_with_browser() -> (Harness<'static, SockchatApp>, Sender<BrowseEvent>, TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (browser, rx) = crossbeam_channel::unbounded();
+    let mut h = app();
+    h.state_mut().found.attach(rx);
+    (h, browser, listener, port)
 }
 
 /// Runs frames until `cond` holds; fails with `what` after [`DEADLINE`].
