@@ -116,6 +116,8 @@ impl Printer {
             {
                 return Ok(());
             }
+            // The fatal error that follows says it all in words; programs get the facts in JSON.
+            Event::TrustChanged { .. } if self.format == Format::Text => return Ok(()),
             Event::Message(m) if self.format == Format::Text => {
                 if let Origin::Remote { from, relayed } = &m.origin {
                     let line = std::iter::once((m.text.as_str(), m.truncated));

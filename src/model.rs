@@ -235,6 +235,18 @@ pub enum Event {
         server: String,
         fingerprint: crate::trust::Fingerprint,
     },
+    /// Client, TLS: the server showed a certificate other than the one remembered for it, so the engine
+    /// refuses (the fatal error that follows says so in words). This says where the remembered one is, so
+    /// the window can offer to forget it once the server's owner has confirmed the new fingerprint.
+    TrustChanged {
+        time: OffsetDateTime,
+        /// The known-servers file's key, `host:port` as typed.
+        server: String,
+        remembered: crate::trust::Fingerprint,
+        now: crate::trust::Fingerprint,
+        file: std::path::PathBuf,
+        line: usize,
+    },
     /// Something went wrong. `fatal` means the engine has given up (bind or connect failed).
     Error {
         time: OffsetDateTime,
@@ -263,6 +275,7 @@ impl Event {
             | Event::Disconnected { time, .. }
             | Event::Refused { time, .. }
             | Event::TrustAsk { time, .. }
+            | Event::TrustChanged { time, .. }
             | Event::Error { time, .. }
             | Event::Call { time, .. }
             | Event::Tcp { time, .. } => *time,
@@ -280,6 +293,7 @@ impl Event {
             Event::Disconnected { .. } => "disconnected",
             Event::Refused { .. } => "refused",
             Event::TrustAsk { .. } => "trust",
+            Event::TrustChanged { .. } => "trust_changed",
             Event::Error { .. } => "error",
             Event::Call { .. } => "call",
             Event::Tcp { .. } => "tcp",

@@ -210,6 +210,14 @@ fn a_changed_certificate_is_refused_with_what_to_do() {
     std::fs::write(&file, format!("127.0.0.1:{} {old}\n", addr.port())).unwrap();
     for policy in [TrustPolicy::Ask, TrustPolicy::AcceptNew, TrustPolicy::RefuseUnknown] {
         let c = tls_client(addr, None, policy, &dir);
+        // First the facts, for the window's offer to forget the old one; then the refusal in words.
+        match wait_for(c.events(), |e| matches!(e, Event::TrustChanged { .. } | Event::Error { .. })) {
+            Event::TrustChanged { server, remembered, now, file: f, line, .. } => {
+                assert_eq!((server, remembered, now), (format!("127.0.0.1:{}", addr.port()), old, fp));
+                assert_eq!((f, line), (file.clone(), 1));
+            }
+            other => panic!("expected the changed certificate's facts: {other:?}"),
+        }
         let why = fatal(&c);
         assert!(why.contains("DIFFERENT"), "{why}");
         assert!(why.contains(&fp.to_string()) && why.contains(&old.to_string()), "{why}");

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod chat;
 mod clients;
 pub mod find;
+pub mod forget;
 mod forms;
 pub mod found;
 pub mod help;
@@ -38,6 +39,8 @@ pub struct SockchatApp {
     /// The form as it was when `start_error` happened: the error is about those fields, so it goes once
     /// they change (another role, a new port, a field now invalid for a reason of its own).
     start_error_form: Option<settings::Settings>,
+    /// With a start error about a changed certificate: the offer to forget the remembered one.
+    pub forget: Option<forget::Forget>,
     /// Messages received while the window was not focused, and how many had been received when it last
     /// was: the title shows the first, as chat programs do in the taskbar.
     unseen: u64,
@@ -78,6 +81,7 @@ impl SockchatApp {
             settings,
             start_error: None,
             start_error_form: None,
+            forget: None,
             unseen: 0,
             seen_at: 0,
             session: None,
@@ -176,6 +180,7 @@ impl SockchatApp {
 
     pub fn start(&mut self, req: StartRequest) {
         self.start_error = None;
+        self.forget = None;
         let trace = match &req {
             StartRequest::Server(c) => c.trace,
             StartRequest::Client(c) => c.trace,
@@ -237,6 +242,7 @@ impl SockchatApp {
                     if s.request.is_server() { "Could not start the server" } else { "Could not connect" };
                 self.start_error = Some(format!("{what}: {why}"));
                 self.start_error_form = Some(self.settings.clone());
+                self.forget = s.trust_changed.clone().map(forget::Forget::new);
                 self.session = None;
             }
         }

@@ -108,6 +108,9 @@ pub struct Session {
     pub trust_ask: Option<(String, Fingerprint)>,
     /// The fatal error that ended the session, shown in full (a refused certificate says what to do).
     pub fatal_error: Option<String>,
+    /// Client, TLS: the server's certificate differed from the remembered one (`Event::TrustChanged`):
+    /// the start screen offers to forget the old one.
+    pub trust_changed: Option<super::forget::Changed>,
     /// Tests: commands go here when there is no engine ([`Session::without_engine_tapped`]).
     tap: Option<crossbeam_channel::Sender<Command>>,
 }
@@ -167,6 +170,7 @@ impl Session {
             last_probe: None,
             fingerprint: None,
             trust_ask: None,
+            trust_changed: None,
             fatal_error: None,
             tap: None,
         };
@@ -533,6 +537,10 @@ impl Session {
                 self.fatal_error = Some(text.clone());
                 // The engine gave up: nobody waits for an answer any more.
                 self.trust_ask = None;
+            }
+            Event::TrustChanged { server, now, file, .. } => {
+                let c = super::forget::Changed { server: server.clone(), now: *now, file: file.clone() };
+                self.trust_changed = Some(c);
             }
             Event::TrustAsk { server, fingerprint, .. } => {
                 self.trust_ask = Some((server.clone(), *fingerprint));

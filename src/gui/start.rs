@@ -91,6 +91,7 @@ impl SockchatApp {
                             && self.start_error_form.as_ref() != Some(&self.settings)
                         {
                             self.start_error = None;
+                            self.forget = None;
                         } else if let Some(e) = &self.start_error {
                             egui::Frame::new()
                                 .fill(ui.visuals().error_fg_color.gamma_multiply(0.15))
@@ -100,7 +101,15 @@ impl SockchatApp {
                                 .show(ui, |ui| {
                                     ui.set_width(width - 22.0);
                                     ui.label(RichText::new(e).color(ui.visuals().strong_text_color()));
-                                    ui.label(RichText::new("Change the fields above and try again.").weak());
+                                    match &mut self.forget {
+                                        Some(f) => f.ui(ui),
+                                        None => {
+                                            ui.label(
+                                                RichText::new("Change the fields above and try again.")
+                                                    .weak(),
+                                            );
+                                        }
+                                    }
                                 });
                         }
                     });

@@ -46,6 +46,10 @@ pub fn describe(ev: &Event, peer_name: &dyn Fn(PeerId) -> Option<String>) -> Str
         Event::TrustAsk { server, fingerprint, .. } => {
             format!("* {server} is not known; its certificate's fingerprint is {fingerprint}")
         }
+        Event::TrustChanged { server, remembered, now, file, line, .. } => format!(
+            "* {server}'s certificate changed: now {now}, remembered {remembered} (line {line} of {})",
+            file.display()
+        ),
         Event::Connected { peer, .. } => match &peer.tls {
             None => format!("* connected: {}", peer.label()),
             Some(t) => format!("* connected: {}, {}", peer.label(), tls_words(t)),
@@ -142,6 +146,13 @@ pub fn to_json(ev: &Event) -> Value {
         Event::TrustAsk { server, fingerprint, .. } => {
             json!({ "server": server, "fingerprint": fingerprint.to_string() })
         }
+        Event::TrustChanged { server, remembered, now, file, line, .. } => json!({
+            "server": server,
+            "fingerprint": now.to_string(),
+            "remembered": remembered.to_string(),
+            "file": file.display().to_string(),
+            "line": line,
+        }),
         Event::Connected { peer, .. } | Event::PeerUpdated { peer, .. } => json!({ "peer": peer.to_json() }),
         Event::Message(m) => {
             let mut v = json!({

@@ -55,7 +55,19 @@ pub(crate) fn start(
             return Err(NotConnected::Stopped);
         }
         let refused = match verifier.outcome() {
-            Some(Outcome::Refused(why)) => Some(why),
+            Some(Outcome::Refused(why, changed)) => {
+                if let Some(c) = changed {
+                    sink.emit(Event::TrustChanged {
+                        time: model::now(),
+                        server: key.clone(),
+                        remembered: c.remembered,
+                        now: c.now,
+                        file: tls.known_servers.clone(),
+                        line: c.line,
+                    });
+                }
+                Some(why)
+            }
             _ => None,
         };
         return Err(handshake::client_words(&f, refused).into());
@@ -92,7 +104,7 @@ pub(crate) fn start(
             }
         }
         // rustls calls the check in every full handshake (resumption is off): not reached.
-        Some(Outcome::Refused(why)) => return Err(why.into()),
+        Some(Outcome::Refused(why, _)) => return Err(why.into()),
         None => return Err(String::from("the TLS handshake ended without a certificate check").into()),
     };
     let info = super::info(&conn, Some((fp, trusted)));

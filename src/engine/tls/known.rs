@@ -84,6 +84,35 @@ pub fn remember(path: &Path, key: &str, fp: &Fingerprint) -> Result<(), String> 
     writeln!(f, "{key} {fp}").map_err(fail)
 }
 
+/// Removes every line for `key` from the file (what a person does by hand after the server's owner has
+/// confirmed a new certificate), so the next connection meets the server as new. Returns how many lines
+/// went; the file is replaced whole, so a crash midway leaves the old one.
+pub fn forget(path: &Path, key: &str) -> Result<usize, String> {
+    let fail = |e: std::io::Error| format!("cannot change the known-servers file {}: {e}", path.display());
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(fail(e)),
+    };
+    let key = key.to_ascii_lowercase();
+    let theirs = |l: &str| {
+        let l = l.trim();
+        !l.starts_with('#') && l.split_whitespace().next().is_some_and(|k| k.to_ascii_lowercase() == key)
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| !theirs(l)).collect();
+    let gone = text.lines().count() - kept.len();
+    if gone > 0 {
+        let tmp = path.with_extension("new");
+        let mut out = kept.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        std::fs::write(&tmp, out).map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)?;
+    }
+    Ok(gone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +132,23 @@ mod tests {
         assert_eq!(k.lookup("[::1]:7", &b), Lookup::Same);
         assert_eq!(k.lookup("lab:7879", &a), Lookup::Unknown);
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn forgetting_a_server_removes_its_lines_only() {
+        let path = std::env::temp_dir().join(format!("sockchat-forget-{}", std::process::id()));
+        let (a, b) = (Fingerprint([1; 32]), Fingerprint([2; 32]));
+        std::fs::write(&path, "# kept comment\n").unwrap();
+        remember(&path, "lab:7878", &a).unwrap();
+        remember(&path, "other:7878", &b).unwrap();
+        remember(&path, "LAB:7878", &b).unwrap();
+        assert_eq!(forget(&path, "lab:7878"), Ok(2));
+        let k = KnownServers::load(&path).unwrap();
+        assert_eq!(k.lookup("lab:7878", &b), Lookup::Unknown);
+        assert_eq!(k.lookup("other:7878", &b), Lookup::Same);
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("# kept comment\n"));
+        assert_eq!(forget(&path, "lab:7878"), Ok(0));
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(forget(&path, "lab:7878"), Ok(0), "no file: nothing to forget");
     }
 }

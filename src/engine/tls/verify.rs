@@ -25,8 +25,16 @@ pub enum Outcome {
     /// New, and the person decides ([`TrustPolicy::Ask`]): the engine asks once the handshake has shown
     /// that the server holds the certificate's key, before any chat goes either way.
     Ask(Fingerprint),
-    /// Not connected, and why, in words.
-    Refused(String),
+    /// Not connected, and why, in words; with what was remembered when the certificate changed.
+    Refused(String, Option<Changed>),
+}
+
+/// A certificate that differs from the one remembered for the server: the known-servers file's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    pub remembered: Fingerprint,
+    pub now: Fingerprint,
+    pub line: usize,
 }
 
 #[derive(Debug)]
@@ -82,30 +90,39 @@ impl Verifier {
             return if *pin == fp {
                 Outcome::Trusted(fp, Trusted::Pinned)
             } else {
-                Outcome::Refused(format!(
-                    "{key}'s certificate is {fp}, not the {pin} given with --fingerprint: not connected. \
-                     Someone may be intercepting the connection, or the fingerprint was mistyped"
-                ))
+                Outcome::Refused(
+                    format!(
+                        "{key}'s certificate is {fp}, not the {pin} given with --fingerprint: not connected. \
+                         Someone may be intercepting the connection, or the fingerprint was mistyped"
+                    ),
+                    None,
+                )
             };
         }
         match self.known.lookup(key, &fp) {
             Lookup::Same => Outcome::Trusted(fp, Trusted::Known),
-            Lookup::Changed { known, line } => Outcome::Refused(format!(
-                "WARNING: {key} presented a DIFFERENT certificate from the one remembered for it: not \
+            Lookup::Changed { known, line } => Outcome::Refused(
+                format!(
+                    "WARNING: {key} presented a DIFFERENT certificate from the one remembered for it: not \
                  connected. Now: {fp}; remembered: {known} (line {line} of {file}). Someone may be \
                  intercepting the connection, or the server's certificate was made anew. Ask the person \
                  who runs the server to read out the fingerprint it shows; only if they confirm a new \
                  certificate, delete line {line} of {file} and connect again"
-            )),
+                ),
+                Some(Changed { remembered: known, now: fp, line }),
+            ),
             Lookup::Unknown => match self.tls.policy {
                 TrustPolicy::AcceptNew => Outcome::Trusted(fp, Trusted::New),
                 TrustPolicy::Ask => Outcome::Ask(fp),
-                _ => Outcome::Refused(format!(
-                    "{key} is not a known server: not connected. Its certificate's fingerprint is {fp}. \
-                     Compare it with the one the server shows (its `listening` line); if they are the \
-                     same, connect with --fingerprint {fp} (this time), or with --accept-new (and \
-                     remember it in {file})"
-                )),
+                _ => Outcome::Refused(
+                    format!(
+                        "{key} is not a known server: not connected. Its certificate's fingerprint is {fp}. \
+                         Compare it with the one the server shows (its `listening` line); if they are the \
+                         same, connect with --fingerprint {fp} (this time), or with --accept-new (and \
+                         remember it in {file})"
+                    ),
+                    None,
+                ),
             },
         }
     }
@@ -126,7 +143,7 @@ impl ServerCertVerifier for Verifier {
                 r.verify_server_cert(end_entity, intermediates, server_name, ocsp, now).is_ok()
             });
         let outcome = if by_roots { Outcome::Trusted(fp, Trusted::SystemRoots) } else { self.decide(fp) };
-        let refused = matches!(outcome, Outcome::Refused(_));
+        let refused = matches!(outcome, Outcome::Refused(..));
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
         if refused {
             // The server hears why in the alert: it did not accept the certificate.
@@ -189,14 +206,19 @@ mod tests {
         let (a, b) = (Fingerprint([0xAA; 32]), Fingerprint([0xBB; 32]));
         assert_eq!(verifier(TrustPolicy::Ask, &file).decide(a), Outcome::Ask(a));
         assert_eq!(verifier(TrustPolicy::AcceptNew, &file).decide(a), Outcome::Trusted(a, Trusted::New));
-        let Outcome::Refused(why) = verifier(TrustPolicy::RefuseUnknown, &file).decide(a) else { panic!() };
+        let Outcome::Refused(why, None) = verifier(TrustPolicy::RefuseUnknown, &file).decide(a) else {
+            panic!()
+        };
         assert!(why.contains("--fingerprint SHA256:AAAA") && why.contains("--accept-new"), "{why}");
         assert_eq!(verifier(TrustPolicy::Pin(a), &file).decide(a), Outcome::Trusted(a, Trusted::Pinned));
-        assert!(matches!(verifier(TrustPolicy::Pin(b), &file).decide(a), Outcome::Refused(_)));
+        assert!(matches!(verifier(TrustPolicy::Pin(b), &file).decide(a), Outcome::Refused(_, None)));
         known::remember(&file, "lab:7878", &a).unwrap();
         for p in [TrustPolicy::Ask, TrustPolicy::RefuseUnknown, TrustPolicy::AcceptNew] {
             assert_eq!(verifier(p.clone(), &file).decide(a), Outcome::Trusted(a, Trusted::Known));
-            let Outcome::Refused(why) = verifier(p, &file).decide(b) else { panic!("changed is refused") };
+            let Outcome::Refused(why, Some(changed)) = verifier(p, &file).decide(b) else {
+                panic!("changed is refused")
+            };
+            assert_eq!(changed, Changed { remembered: a, now: b, line: 1 });
             assert!(why.contains("DIFFERENT") && why.contains("delete line 1 of"), "{why}");
         }
         // A pin wins over the file, as `--fingerprint` says.

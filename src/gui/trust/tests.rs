@@ -190,3 +190,37 @@ fn a_refused_certificate_is_explained_in_full_not_cut_in_the_bar() {
     let r = shown.expect("the full explanation, wrapped, above the chat");
     assert!(r.right() <= 1000.0, "{r:?}");
 }
+
+#[test]
+fn a_changed_certificate_can_be_forgotten_from_the_start_screen() {
+    let file = std::env::temp_dir().join(format!("sockchat-forget-gui-{}", std::process::id()));
+    let old = Fingerprint([7; 32]);
+    std::fs::write(&file, format!("lab-pc:7878 {old}\nother:7878 {old}\n")).unwrap();
+    let (mut h, _rx) = client();
+    let why = "WARNING: lab-pc:7878 presented a DIFFERENT certificate from the one remembered for it";
+    let changed = Event::TrustChanged {
+        time: model::now(),
+        server: "lab-pc:7878".into(),
+        remembered: old,
+        now: fp(),
+        file: file.clone(),
+        line: 1,
+    };
+    feed(&mut h, changed);
+    feed(&mut h, Event::Error { time: model::now(), peer: None, text: why.into(), fatal: true });
+    h.state_mut().session.as_mut().unwrap().phase = Phase::Ended(why.into());
+    h.run_steps(2);
+    assert!(h.state().session.is_none(), "back on the start screen");
+    assert!(h.query_by_label_contains("Could not connect: WARNING").is_some());
+    // The new fingerprint to compare is shown with the offer, as the server's window shows it.
+    let (a, b) = fp().two_lines();
+    assert!(h.query_by_label(&format!("{a}\n{b}")).is_some(), "the new fingerprint beside the button");
+    h.get_by_label("Forget the remembered certificate").click();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.query_by_label_contains("Forgotten. Connect again").is_none() {
+        assert!(std::time::Instant::now() < deadline, "never forgotten");
+        h.run_steps(1);
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("other:7878 {old}\n"));
+    let _ = std::fs::remove_file(&file);
+}
