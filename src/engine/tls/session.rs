@@ -15,11 +15,11 @@ pub struct Session {
 
 /// What one read's ciphertext gave.
 #[derive(Debug, Default)]
-pub struct Decrypted {
+struct Decrypted {
     /// The peer said `close_notify`: the end of its data, as end of file is for plain TCP.
-    pub closed: bool,
+    closed: bool,
     /// rustls has records to send (an answer the reader caused): the writer should take them out.
-    pub wants_write: bool,
+    wants_write: bool,
 }
 
 impl Session {
